@@ -1,0 +1,34 @@
+"""pm_mlvm: two-level (multilevel) latent variable and network models for PyMC.
+
+The statistics and NumPy likelihood load without PyMC; PyMC-facing names import it on first
+use.
+"""
+
+from __future__ import annotations
+
+from pm_mlvm.stats import MissingPatterns, TwoLevelStats, simulate_twolevel
+
+__version__ = "0.1.0.dev0"
+
+_LAZY = {
+    "twolevel_loglik": "pm_mlvm.graph.evaluate",
+    "twolevel_loglik_grad": "pm_mlvm.graph.evaluate",
+    "twolevel_loglik_per_cluster": "pm_mlvm.graph.evaluate",
+    "TwoLevelNormal": "pm_mlvm.model.distribution",
+}
+
+__all__ = ["MissingPatterns", "TwoLevelStats", "simulate_twolevel", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pm_mlvm' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

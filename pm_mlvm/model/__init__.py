@@ -1,0 +1,5 @@
+"""PyMC glue: the two-level likelihood as a building block of any ``pm.Model``."""
+
+from pm_mlvm.model.distribution import TwoLevelNormal
+
+__all__ = ["TwoLevelNormal"]

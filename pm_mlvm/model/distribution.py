@@ -1,0 +1,104 @@
+"""A PyMC building block for the two-level likelihood: :func:`TwoLevelNormal`.
+
+Drop it into any ``with pm.Model():`` with your own priors on (mu, Sigma_W, Sigma_B). It is an
+observed ``pm.CustomDist`` whose log-density is the vector of per-cluster contributions
+(:class:`~pm_mlvm.graph.ops.TwoLevelClusterLogLik`), so ``pm.compute_log_likelihood`` gives one
+value per cluster (dimension ``"cluster"``, the user's cluster ids) and ``az.loo`` does
+leave-one-cluster-out. The data enter through the statistics; the observed values stored by
+PyMC are the cluster indices 0..J-1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from pm_mlvm._names import CLUSTER_DIM
+from pm_mlvm.graph.ops import TwoLevelClusterLogLik, data_inputs
+from pm_mlvm.stats.twolevel import TwoLevelStats
+
+__all__ = ["TwoLevelNormal"]
+
+
+def TwoLevelNormal(name: str, mu, sigma_within, sigma_between, observed: TwoLevelStats,
+                   dims: str = CLUSTER_DIM, shared_data: bool = False):
+    """Observed two-level Gaussian likelihood of clustered data.
+
+    Parameters
+    ----------
+    name : str
+        Name of the observed variable.
+    mu : (p,) tensor
+        Grand mean.
+    sigma_within, sigma_between : (p, p) tensors
+        Within- and between-cluster covariance matrices.
+    observed : TwoLevelStats
+        The data's sufficient statistics.
+    dims : str
+        Name of the cluster dimension (added to the model's coords with the cluster ids when
+        absent).
+    shared_data : bool
+        Hold the statistics in shared variables (so a compiled function can be reused on new
+        data of the same structure) instead of constants.
+
+    Returns
+    -------
+    TensorVariable
+        The observed variable (one entry per cluster).
+
+    Examples
+    --------
+    >>> import numpy as np, pymc as pm, pm_mlvm as pmv
+    >>> df = pmv.simulate_twolevel(20, 5, np.zeros(2), np.eye(2), 0.5 * np.eye(2), rng=1)
+    >>> stats = pmv.TwoLevelStats.from_dataframe(df, clusters="cluster")
+    >>> with pm.Model() as model:
+    ...     mu = pm.Normal("mu", 0, 5, shape=2)
+    ...     sd_w = pm.HalfNormal("sd_w", 2, shape=2)
+    ...     sd_b = pm.HalfNormal("sd_b", 2, shape=2)
+    ...     y = pmv.TwoLevelNormal("y", mu, pm.math.diag(sd_w**2), pm.math.diag(sd_b**2),
+    ...                            observed=stats)
+    >>> model["y"].eval().shape
+    (20,)
+    """
+    if not isinstance(observed, TwoLevelStats):
+        raise TypeError(
+            "observed must be a TwoLevelStats (pmv.TwoLevelStats.from_dataframe(data, "
+            f"clusters=...)); got {type(observed).__name__}"
+        )
+    model = pm.modelcontext(None)
+    labels = np.asarray(observed.cluster_labels)
+    if dims in model.coords:
+        if len(model.coords[dims]) != observed.n_clusters:
+            raise ValueError(
+                f"dims={dims!r} already has {len(model.coords[dims])} coordinates but the data "
+                f"have {observed.n_clusters} clusters; pass another dims name"
+            )
+    else:
+        model.add_coord(dims, labels)
+    p = observed.n_vars
+    mu = pt.as_tensor_variable(mu)
+    sigma_within = pt.as_tensor_variable(sigma_within)
+    sigma_between = pt.as_tensor_variable(sigma_between)
+    for arg, var, nd in (("mu", mu, 1), ("sigma_within", sigma_within, 2),
+                         ("sigma_between", sigma_between, 2)):
+        if var.ndim != nd:
+            raise ValueError(f"{arg} must have {nd} dimension(s) (p={p}); got {var.ndim}")
+    route, inputs = data_inputs(observed, shared=shared_data)
+    op = TwoLevelClusterLogLik(route)
+    index = np.arange(observed.n_clusters, dtype=float)
+
+    def logp(value, index_param, mu_, sw_, sb_):
+        return op(mu_, sw_, sb_, *inputs)
+
+    return pm.CustomDist(
+        name,
+        pt.as_tensor_variable(index),
+        mu,
+        sigma_within,
+        sigma_between,
+        logp=logp,
+        observed=index,
+        signature="(j),(p),(p,p),(p,p)->(j)",
+        dims=dims,
+    )

@@ -1,0 +1,6 @@
+"""Data → sufficient statistics (the only layer that touches raw data); simulation."""
+
+from pm_mlvm.stats.simulate import simulate_twolevel
+from pm_mlvm.stats.twolevel import MissingPatterns, TwoLevelStats
+
+__all__ = ["MissingPatterns", "TwoLevelStats", "simulate_twolevel"]
