@@ -11,6 +11,11 @@ from pm_mlvm.stats import MissingPatterns, TwoLevelStats, simulate_twolevel
 __version__ = "0.1.0.dev0"
 
 _LAZY = {
+    "ml_lvm": "pm_mlvm.api",
+    "ml_lnm": "pm_mlvm.api",
+    "ml_rnm": "pm_mlvm.api",
+    "ml_lrnm": "pm_mlvm.api",
+    "MLVM": "pm_mlvm.api",
     "twolevel_loglik": "pm_mlvm.graph.evaluate",
     "twolevel_loglik_grad": "pm_mlvm.graph.evaluate",
     "twolevel_loglik_per_cluster": "pm_mlvm.graph.evaluate",

@@ -11,7 +11,7 @@ Three Ops share the kernels of :mod:`pm_mlvm.graph.kernels`:
 
 The statistics are *graph inputs* (constants or shared variables), never Op attributes, so
 the same compiled function serves a new data set of the same structure after
-``shared.set_value``. Two routes exist: ``"complete"`` (per-size statistics) and ``"missing"``
+``shared.set_value``. Two routes exist: ``"complete"`` (per-size statistics) and ``"rows"``
 (per-cluster Woodbury form); :func:`data_inputs` gives the inputs of the route a
 :class:`~pm_mlvm.stats.TwoLevelStats` needs.
 
@@ -96,8 +96,8 @@ ROUTES = {
         per_cluster=_complete_per_cluster,
         weighted_grad=kernels.complete_grad_weighted,
     ),
-    "missing": Route(
-        name="missing",
+    "rows": Route(
+        name="rows",
         fields=("y", "row_pattern", "patterns", "row_cluster", "cluster_start", "pair_cluster",
                 "pair_pattern", "pair_count"),
         ndims=(2, 1, 2, 1, 1, 1, 1, 1),
@@ -112,13 +112,13 @@ ROUTES = {
 
 
 def _route_of(stats: TwoLevelStats) -> Route:
-    return ROUTES["missing" if stats.has_missing else "complete"]
+    return ROUTES["rows" if stats.row_route else "complete"]
 
 
 def data_arrays(stats: TwoLevelStats) -> tuple[str, tuple[np.ndarray, ...]]:
     """The route name and the NumPy arrays its Ops take as data inputs, in order."""
     route = _route_of(stats)
-    source = stats.missing if stats.has_missing else stats
+    source = stats.missing if stats.row_route else stats
     arrays = []
     for name in route.fields:
         value = np.asarray(getattr(source, name))
@@ -132,7 +132,10 @@ def data_inputs(stats: TwoLevelStats, shared: bool = False):
     name, arrays = data_arrays(stats)
     fields = ROUTES[name].fields
     if shared:
-        return name, tuple(pytensor.shared(a, name=f"stats_{f}") for f, a in zip(fields, arrays))
+        return name, tuple(
+            pytensor.shared(a, name=f"stats_{f}", shape=(None,) * a.ndim)
+            for f, a in zip(fields, arrays)
+        )
     return name, tuple(pt.constant(a, name=f"stats_{f}") for f, a in zip(fields, arrays))
 
 

@@ -48,7 +48,7 @@ def _finite_or_minus_inf(x):
 
 def reference_loglik(stats: TwoLevelStats, mu, sigma_within, sigma_between):
     """Symbolic total log-likelihood (reference implementation)."""
-    if stats.has_missing:
+    if stats.row_route:
         return pt.sum(reference_loglik_per_cluster(stats, mu, sigma_within, sigma_between))
     sw, sb = _sym(sigma_within), _sym(sigma_between)
     p = stats.n_vars
@@ -82,7 +82,7 @@ def reference_loglik_per_cluster(stats: TwoLevelStats, mu, sigma_within, sigma_b
 
 
 def _rows(stats: TwoLevelStats):
-    if stats.has_missing:
+    if stats.row_route:
         m = stats.missing
         return m.y, m.patterns[m.row_pattern], m.row_cluster
     raise ValueError(

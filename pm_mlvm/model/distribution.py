@@ -22,7 +22,7 @@ __all__ = ["TwoLevelNormal"]
 
 
 def TwoLevelNormal(name: str, mu, sigma_within, sigma_between, observed: TwoLevelStats,
-                   dims: str = CLUSTER_DIM, shared_data: bool = False):
+                   dims: str = CLUSTER_DIM, shared_data: bool = False, _inputs=None):
     """Observed two-level Gaussian likelihood of clustered data.
 
     Parameters
@@ -84,7 +84,7 @@ def TwoLevelNormal(name: str, mu, sigma_within, sigma_between, observed: TwoLeve
                          ("sigma_between", sigma_between, 2)):
         if var.ndim != nd:
             raise ValueError(f"{arg} must have {nd} dimension(s) (p={p}); got {var.ndim}")
-    route, inputs = data_inputs(observed, shared=shared_data)
+    route, inputs = _inputs or data_inputs(observed, shared=shared_data)
     op = TwoLevelClusterLogLik(route)
     index = np.arange(observed.n_clusters, dtype=float)
 

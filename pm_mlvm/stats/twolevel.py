@@ -122,7 +122,13 @@ class TwoLevelStats:
 
     @property
     def has_missing(self) -> bool:
-        """True when some cell is missing (the per-cluster likelihood route is used)."""
+        """True when some cell is missing."""
+        return self.n_cells < self.n_obs * self.n_vars
+
+    @property
+    def row_route(self) -> bool:
+        """True when the rows are kept and the per-cluster (row-wise) likelihood is used:
+        always with missing cells, and on request (``route="rows"``, the FIML estimator)."""
         return self.missing is not None
 
     @property
@@ -144,7 +150,9 @@ class TwoLevelStats:
         return _nan_cov(means)
 
     def __repr__(self) -> str:
-        route = "missing cells: per-cluster route" if self.has_missing else "complete"
+        route = "rows: per-cluster route" if self.row_route else "complete: per-size route"
+        if self.has_missing:
+            route = f"{self.n_obs * self.n_vars - self.n_cells} missing cells; " + route
         return (
             f"TwoLevelStats(N={self.n_obs}, J={self.n_clusters}, p={self.n_vars}, "
             f"{len(self.sizes)} distinct cluster sizes {self.sizes.min()}-{self.sizes.max()}, "
@@ -154,7 +162,8 @@ class TwoLevelStats:
     # ------------------------------------------------------------- constructors
     @classmethod
     def from_dataframe(
-        cls, data: pd.DataFrame, clusters: Any, vars: list[str] | None = None
+        cls, data: pd.DataFrame, clusters: Any, vars: list[str] | None = None,
+        route: str = "auto",
     ) -> TwoLevelStats:
         """Compute the statistics from long data (one row per level-1 unit).
 
@@ -167,6 +176,10 @@ class TwoLevelStats:
             with a missing id are dropped with a warning.
         vars : list of column labels, optional
             The observed variables (numeric). Default: every column except ``clusters``.
+        route : {"auto", "rows"}
+            ``"auto"``: per-size statistics for complete data, rows for data with missing
+            cells. ``"rows"``: keep the rows even for complete data (the cluster-wise FIML
+            route).
 
         Returns
         -------
@@ -202,7 +215,7 @@ class TwoLevelStats:
             )
         y = data.loc[keep, var_names].to_numpy(dtype=float, copy=True)
         ids = cluster_col[keep]
-        return cls.from_arrays(y, ids, var_names=var_names, _stacklevel=3)
+        return cls.from_arrays(y, ids, var_names=var_names, route=route, _stacklevel=3)
 
     @classmethod
     def from_arrays(
@@ -210,6 +223,7 @@ class TwoLevelStats:
         y: np.ndarray,
         clusters: Any,
         var_names: list[str] | None = None,
+        route: str = "auto",
         _stacklevel: int = 2,
     ) -> TwoLevelStats:
         """Compute the statistics from an (N, p) array and N cluster ids.
@@ -217,6 +231,8 @@ class TwoLevelStats:
         ``y`` may contain NaN for missing cells; rows missing on every variable are dropped
         with a warning. Cluster ids must not be missing.
         """
+        if route not in ("auto", "rows"):
+            raise ValueError(f"route={route!r}; valid: 'auto', 'rows'")
         y = np.array(y, dtype=float, copy=True)
         if y.ndim == 1:
             y = y[:, None]
@@ -261,7 +277,7 @@ class TwoLevelStats:
                 f"clusters: need at least 2 clusters for a two-level model; found {n_clusters}"
             )
         cluster_size = np.bincount(codes, minlength=n_clusters)
-        if observed.all():
+        if observed.all() and route == "auto":
             return _complete_stats(y, codes, labels, cluster_size, var_names)
         return _missing_stats(y, observed, codes, labels, cluster_size, var_names)
 
@@ -271,8 +287,8 @@ class TwoLevelStats:
 
         Used for leave-cluster-out checks and bootstraps; complete data only.
         """
-        if self.has_missing:
-            raise NotImplementedError("subset_clusters needs complete data")
+        if self.row_route:
+            raise NotImplementedError("subset_clusters needs complete per-size statistics")
         keep = np.asarray(keep)
         idx = np.flatnonzero(keep) if keep.dtype == bool else keep
         return _stats_from_cluster_moments(

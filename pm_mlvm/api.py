@@ -1,0 +1,213 @@
+"""User-facing model constructors: ``ml_lvm`` and the network wrappers.
+
+``pmv.ml_lvm(data, lambda_=..., clusters=...)`` validates the arguments into an
+:class:`~pm_mlvm.spec.mlvm.MLVMSpec`, computes the data's statistics once, and returns an
+:class:`MLVM` — the model, from which ``.fit()`` gives maximum likelihood and ``.pymc_model``
+the one ``pm.Model`` (for sampling or extension).
+
+Estimators (psychonetrics' names; both give the same exact two-level likelihood):
+``"ML"`` uses per-size sufficient statistics for complete data (cost independent of cluster
+size) and the per-cluster form with missing cells; ``"FIML"`` always evaluates cluster by
+cluster on the rows. ``"default"`` picks ML for complete data whose largest cluster has more
+than 5 units and FIML otherwise (psychonetrics' rule).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import pandas as pd
+
+from pm_mlvm.spec.mlvm import MLVMSpec, build_spec
+from pm_mlvm.stats.twolevel import TwoLevelStats
+
+__all__ = ["MLVM", "ml_lvm", "ml_lnm", "ml_rnm", "ml_lrnm", "choose_estimator"]
+
+ESTIMATORS = ("default", "ML", "FIML")
+
+
+def choose_estimator(estimator: str, has_missing: bool, max_cluster_size: int):
+    """(estimator, reason) by psychonetrics' default rule."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator={estimator!r}; valid: {', '.join(map(repr, ESTIMATORS))}")
+    if estimator != "default":
+        return estimator, "requested"
+    if has_missing:
+        return "FIML", "the data have missing cells"
+    if max_cluster_size <= 5:
+        return "FIML", f"the largest cluster has {max_cluster_size} units (5 or fewer)"
+    return "ML", f"complete data and the largest cluster has {max_cluster_size} (> 5) units"
+
+
+class MLVM:
+    """A two-level latent variable model bound to data. Build with :func:`ml_lvm`.
+
+    Attributes
+    ----------
+    spec : MLVMSpec
+        The identified specification (immutable).
+    stats : TwoLevelStats
+        The data's statistics.
+    estimator : str
+        ``"ML"`` or ``"FIML"``; ``estimator_reason`` says why.
+    """
+
+    def __init__(self, spec: MLVMSpec, stats: TwoLevelStats, estimator: str, reason: str):
+        self.spec = spec
+        self.stats = stats
+        self.estimator = estimator
+        self.estimator_reason = reason
+
+    @cached_property
+    def _built(self):
+        from pm_mlvm.model.build import build_pymc_model
+
+        return build_pymc_model(self.spec, self.stats)
+
+    @property
+    def pymc_model(self):
+        """The ``pm.Model`` (flat priors on the parameters' supports; see ``model.build``)."""
+        return self._built.model
+
+    @property
+    def npar(self) -> int:
+        return self.spec.npar
+
+    @property
+    def df(self) -> int:
+        return self.spec.df
+
+    def parameter_table(self) -> pd.DataFrame:
+        """The free parameters (matrix, row, col, level, bounds)."""
+        return self.spec.parameter_table()
+
+    def fit(self, information: str = "expected", start=None, maxiter: int = 10000):
+        """Maximum likelihood. Returns an immutable :class:`~pm_mlvm.ml.result.MLResult`.
+
+        Parameters
+        ----------
+        information : {"expected", "observed"}
+            Standard errors from the analytic expected information (default, as
+            psychonetrics) or the observed information (lavaan's two-level default).
+        start : array_like, optional
+            Start values for the free parameters (spec order); default from the data.
+        """
+        from pm_mlvm.ml.fit import fit_ml
+
+        built = self.__dict__.get("_built")
+        return fit_ml(self.spec, self.stats, information=information, start=start, built=built,
+                      maxiter=maxiter, estimator=self.estimator)
+
+    def __repr__(self) -> str:
+        types = ", ".join(f"{k}={v}" for k, v in self.spec.types.items())
+        return (f"MLVM(p={self.spec.n_vars}, q={self.spec.n_latent}, npar={self.npar}, "
+                f"df={self.df}, estimator={self.estimator}, {types})")
+
+
+def ml_lvm(
+    data: pd.DataFrame,
+    lambda_=None,
+    clusters=None,
+    vars=None,
+    latents=None,
+    within_latent: str = "cov",
+    between_latent: str = "cov",
+    within_residual: str = "cov",
+    between_residual: str = "cov",
+    beta_within=None,
+    beta_between=None,
+    identification: str = "loadings",
+    estimator: str = "default",
+    fix=None,
+    groups=None,
+    **matrices,
+) -> MLVM:
+    """Two-level latent variable model (psychonetrics' ``ml_lvm``).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long data: one row per unit, a cluster column. Never modified.
+    lambda_ : pattern or dict, optional
+        p×q 0/1 loading pattern (array or DataFrame, columns = factor names), or
+        ``{"F1": ["y1", "y2", "y3"], ...}``. ``None`` gives the observed-variable model
+        (Λ = I, no residuals: the latent blocks are the observed within/between structures).
+        Λ is shared by both levels.
+    clusters : column label
+        The cluster column (required).
+    vars : list, optional
+        Observed variables (default: every other column).
+    latents : list of str, optional
+        Factor names (default: dict keys, DataFrame columns or ``Eta_1..``).
+    within_latent, between_latent, within_residual, between_residual : str
+        Structure of Ψ_W, Ψ_B, Θ_W, Θ_B: ``"cov"``, ``"chol"``, ``"prec"``, ``"ggm"``, ``"cor"``.
+    beta_within, beta_between : pattern, optional
+        q×q structural regressions (row regressed on column); diagonals are fixed at 0.
+    identification : {"loadings", "variance"}
+        Marker loadings fixed to 1 (both levels), or the within latent scale fixed.
+    estimator : {"default", "ML", "FIML"}
+        See the module docstring.
+    fix : dict, optional
+        ``{(matrix, row, col): value}`` fixes cells, e.g. ``{("lambda", "y1", "F1"): 0.8}``.
+    **matrices
+        psychonetrics matrix patterns: ``sigma_zeta_within=``, ``omega_epsilon_between=``,
+        ``delta_zeta_within=``, ``kappa_...``, ``lowertri_...``, ``rho_...``, ``SD_...``;
+        each ``"full"``, ``"diag"``, ``"zero"`` or a 0/1 matrix.
+
+    Returns
+    -------
+    MLVM
+
+    Examples
+    --------
+    >>> import numpy as np, pm_mlvm as pmv
+    >>> df = pmv.simulate_twolevel(30, 8, np.zeros(4), np.eye(4) + 0.5, 0.3 * np.eye(4) + 0.2,
+    ...                            rng=1)
+    >>> model = pmv.ml_lvm(df, lambda_={"F": ["y1", "y2", "y3", "y4"]}, clusters="cluster")
+    >>> model.df
+    8
+    """
+    if groups is not None:
+        raise NotImplementedError("several groups (groups=) are on the roadmap; fit each group "
+                                  "separately for now")
+    if clusters is None:
+        raise ValueError("clusters is required: the name of the cluster column of data")
+    estimator_checked = choose_estimator(estimator, False, 10)  # validate the name early
+    del estimator_checked
+    stats_auto = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars)
+    spec = build_spec(stats_auto.var_names, lambda_=lambda_, latents=latents,
+                      within_latent=within_latent, between_latent=between_latent,
+                      within_residual=within_residual, between_residual=between_residual,
+                      beta_within=beta_within, beta_between=beta_between,
+                      identification=identification, fix=fix, **matrices)
+    chosen, reason = choose_estimator(estimator, stats_auto.has_missing,
+                                      stats_auto.max_cluster_size)
+    stats = stats_auto
+    if chosen == "FIML" and not stats_auto.row_route:
+        stats = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars, route="rows")
+    return MLVM(spec, stats, chosen, reason)
+
+
+def _wrapper(name, preset, doc):
+    def wrapper(data, lambda_=None, clusters=None, **kwargs):
+        clash = sorted(set(preset) & set(kwargs))
+        if clash:
+            raise TypeError(f"{name}() sets {clash} itself; use ml_lvm() to choose them")
+        return ml_lvm(data, lambda_=lambda_, clusters=clusters, **preset, **kwargs)
+
+    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__doc__ = doc + "\n\nSame arguments as :func:`ml_lvm`; presets: " + ", ".join(
+        f"{k}={v!r}" for k, v in preset.items()) + "."
+    return wrapper
+
+
+ml_lnm = _wrapper("ml_lnm", dict(within_latent="ggm", between_latent="ggm",
+                                 within_residual="cov", between_residual="cov"),
+                  "Two-level latent network model: both latent blocks are GGMs.")
+ml_rnm = _wrapper("ml_rnm", dict(within_latent="cov", between_latent="cov",
+                                 within_residual="ggm", between_residual="ggm"),
+                  "Two-level residual network model: both residual blocks are GGMs (empty "
+                  "networks unless omega_epsilon_within/_between are given).")
+ml_lrnm = _wrapper("ml_lrnm", dict(within_latent="ggm", between_latent="ggm",
+                                   within_residual="ggm", between_residual="ggm"),
+                   "Two-level latent and residual network model: all four blocks are GGMs.")

@@ -1,0 +1,119 @@
+"""Compiled functions for maximum likelihood, cached per model structure.
+
+From the spec's one ``pm.Model``: the log-likelihood term (no priors, no Jacobians) of the
+untransformed model (``remove_value_transforms``), as a function of the flat parameter vector
+θ in the spec's order, with its analytic gradient. Alongside: θ → (μ, Σ_W, Σ_B) and the
+vector-Jacobian product of that map (for the model Jacobian Δ = ∂φ/∂θ used by the expected
+information).
+
+Compiled functions are cached by the spec's structure and the likelihood route; the
+statistics live in shared variables, so fitting a new data set of the same structure only
+swaps their values (:meth:`CompiledML.bind`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pymc.model.transform.conditioning import remove_value_transforms
+from pytensor.graph.replace import graph_replace
+
+from pm_mlvm.graph.implied import symbolic_moments
+from pm_mlvm.graph.ops import data_arrays
+from pm_mlvm.model.build import LOGLIK_NAME, BuiltModel, build_pymc_model
+from pm_mlvm.spec.mlvm import MLVMSpec
+from pm_mlvm.stats.twolevel import TwoLevelStats
+
+__all__ = ["CompiledML", "compiled_for"]
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 32
+_LOCK = threading.Lock()
+
+
+class CompiledML:
+    """logℓ(θ) with gradient, moments(θ) and their VJP for one model structure."""
+
+    def __init__(self, spec: MLVMSpec, built: BuiltModel, mode=None):
+        self.spec = spec
+        self.route = built.route
+        self.data_vars = built.data_vars
+        x = pt.dvector("theta")
+        plain = remove_value_transforms(built.model)
+        logl = plain.logp(vars=[plain[LOGLIK_NAME]], jacobian=False)
+        replacements = {}
+        for g in built.groups:
+            value_var = plain.rvs_to_values[plain[g.var_name]]
+            replacements[value_var] = x[g.theta_index]
+        logl = graph_replace(logl, replacements, strict=False)
+        self._logl_grad = pytensor.function([x], [logl, pt.grad(logl, x)], mode=mode,
+                                            on_unused_input="ignore")
+        free = {name: x[spec.offsets[name]] for name in spec.matrices}
+        moments = symbolic_moments(spec, free)
+        mu, sw, sb = moments["mu"], moments["sigma_within"], moments["sigma_between"]
+        g_mu, g_w, g_b = pt.dvector("g_mu"), pt.dmatrix("g_w"), pt.dmatrix("g_b")
+        inner = pt.sum(g_mu * mu) + pt.sum(g_w * sw) + pt.sum(g_b * sb)
+        self._moments = pytensor.function([x], [mu, sw, sb], mode=mode, on_unused_input="ignore")
+        self._vjp = pytensor.function([x, g_mu, g_w, g_b], pt.grad(inner, x), mode=mode,
+                                      on_unused_input="ignore")
+
+    # --------------------------------------------------------------------------
+    def bind(self, stats: TwoLevelStats) -> None:
+        """Point the shared statistics at ``stats``."""
+        route, arrays = data_arrays(stats)
+        if route != self.route:
+            raise ValueError(f"statistics need the {route!r} route; compiled for {self.route!r}")
+        for var, value in zip(self.data_vars, arrays):
+            var.set_value(value)
+
+    def logl_grad(self, theta):
+        logl, grad = self._logl_grad(np.asarray(theta, dtype=float))
+        return float(logl), np.asarray(grad)
+
+    def moments(self, theta):
+        mu, sw, sb = self._moments(np.asarray(theta, dtype=float))
+        return mu, sw, sb
+
+    def jacobian(self, theta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """∂μ/∂θ (p, k), ∂Σ_W/∂θ and ∂Σ_B/∂θ (k, p, p), exact (one VJP per moment)."""
+        theta = np.asarray(theta, dtype=float)
+        p, k = self.spec.n_vars, len(theta)
+        zero_v, zero_m = np.zeros(p), np.zeros((p, p))
+        d_mu = np.empty((p, k))
+        for i in range(p):
+            e = zero_v.copy()
+            e[i] = 1.0
+            d_mu[i] = self._vjp(theta, e, zero_m, zero_m)
+        d_w, d_b = np.empty((k, p, p)), np.empty((k, p, p))
+        for i in range(p):
+            for j in range(i + 1):
+                e = zero_m.copy()
+                e[i, j] = 1.0
+                d_w[:, i, j] = d_w[:, j, i] = self._vjp(theta, zero_v, e, zero_m)
+                d_b[:, i, j] = d_b[:, j, i] = self._vjp(theta, zero_v, zero_m, e)
+        return d_mu, d_w, d_b
+
+
+def compiled_for(spec: MLVMSpec, stats: TwoLevelStats, built: BuiltModel | None = None,
+                 mode=None) -> CompiledML:
+    """The cached compiled functions for ``spec``'s structure, bound to ``stats``."""
+    route = "rows" if stats.row_route else "complete"
+    key = (spec.structure_key(), route, str(mode))
+    with _LOCK:
+        fns = _CACHE.get(key)
+        if fns is not None:
+            _CACHE.move_to_end(key)
+    if fns is None:
+        built = built if built is not None and built.route == route else build_pymc_model(
+            spec, stats, deterministics=False)
+        fns = CompiledML(spec, built, mode=mode)
+        with _LOCK:
+            _CACHE[key] = fns
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    fns.bind(stats)
+    return fns

@@ -1,0 +1,191 @@
+"""The immutable result of a maximum-likelihood fit.
+
+Estimates live in θ (the spec's free parameters); everything else is derived from θ and the
+covariance matrix of θ on demand (cached). Matrix names follow psychonetrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from pm_mlvm.spec.mlvm import BLOCKS, MLVMSpec
+from pm_mlvm.spec.structures import STRUCTURES
+from pm_mlvm.stats.twolevel import TwoLevelStats
+
+__all__ = ["MLResult", "derived_matrices"]
+
+
+def _cov2cor(cov):
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = cov / np.outer(sd, sd)
+    np.fill_diagonal(out, np.where(sd > 0, 1.0, np.nan))
+    return out
+
+
+def derived_matrices(spec: MLVMSpec, theta) -> dict:
+    """Every parameter matrix and derived matrix (NumPy) at θ, by psychonetrics name."""
+    mats = spec.unpack(theta)
+    implied = spec.implied(theta)
+    out = {}
+    for block in BLOCKS:
+        sigma = implied["blocks"][block]
+        out[f"sigma_{block}"] = sigma
+        if np.any(sigma):
+            try:
+                kappa = np.linalg.inv(sigma)
+            except np.linalg.LinAlgError:
+                kappa = np.full_like(sigma, np.nan)
+            out[f"kappa_{block}"] = kappa
+            d = 1.0 / np.sqrt(np.abs(np.diag(kappa)))
+            omega = -kappa * np.outer(d, d)
+            np.fill_diagonal(omega, 0.0)
+            out[f"omega_{block}"] = omega
+            out[f"rho_{block}"] = _cov2cor(sigma) - np.eye(len(sigma))
+            out[f"SD_{block}"] = np.diag(np.sqrt(np.clip(np.diag(sigma), 0, None)))
+    for block in BLOCKS:  # the structure's own parameter matrices take precedence
+        for role in STRUCTURES[spec.types[block]].roles:
+            name = f"{role.prefix}_{block}"
+            out[name] = mats[name]
+    out.update({k: mats[k] for k in ("nu", "lambda", "beta_within", "beta_between")})
+    out["mu"] = implied["mu"]
+    out["sigma_within"] = implied["sigma_within"]
+    out["sigma_between"] = implied["sigma_between"]
+    out["sigma_eta_within"] = implied["sigma_eta_within"]
+    out["sigma_eta_between"] = implied["sigma_eta_between"]
+    out["sigma_crosssection"] = implied["sigma_within"] + implied["sigma_between"]
+    return out
+
+
+def _labels(spec: MLVMSpec, name: str):
+    if name in ("mu", "nu"):
+        return list(spec.var_names), None
+    if name == "lambda":
+        return list(spec.var_names), list(spec.latent_names)
+    if "epsilon" in name or name in ("sigma_within", "sigma_between", "sigma_crosssection"):
+        return list(spec.var_names), list(spec.var_names)
+    return list(spec.latent_names), list(spec.latent_names)
+
+
+@dataclass(frozen=True, eq=False)
+class MLResult:
+    """Maximum-likelihood estimates with standard errors (immutable).
+
+    Attributes
+    ----------
+    spec, stats : the model and data statistics
+    theta : estimates of the free parameters (spec order)
+    logl : maximised log-likelihood (constant included)
+    converged, message, n_iter, n_eval, max_gradient : optimiser status
+    information : ``"expected"`` or ``"observed"`` (what the SEs use)
+    vcov : covariance matrix of θ
+    """
+
+    spec: MLVMSpec
+    stats: TwoLevelStats
+    theta: np.ndarray
+    logl: float
+    converged: bool
+    message: str
+    n_iter: int
+    n_eval: int
+    max_gradient: float
+    information: str
+    vcov: np.ndarray
+    information_ok: bool
+    start: str
+    notes: tuple
+    estimator: str = "ML"
+
+    def __post_init__(self):
+        for arr in (self.theta, self.vcov):
+            arr.setflags(write=False)
+
+    # ------------------------------------------------------------------ numbers
+    @property
+    def npar(self) -> int:
+        return self.spec.npar
+
+    @cached_property
+    def se(self) -> np.ndarray:
+        var = np.diag(self.vcov).copy()
+        var[var < 0] = np.nan
+        return np.sqrt(var)
+
+    @cached_property
+    def _matrices(self) -> dict:
+        return derived_matrices(self.spec, self.theta)
+
+    @cached_property
+    def heywood(self) -> pd.DataFrame:
+        """Free parameters whose estimate lies on a bound (e.g. a zero variance)."""
+        table = self.parameters()
+        free = table[table["free"]]
+        low, high = self.spec.bounds()
+        on = (np.abs(self.theta - low) < 1e-6) | (np.abs(self.theta - high) < 1e-6)
+        return free[on].reset_index(drop=True)
+
+    def parameters(self) -> pd.DataFrame:
+        """Free parameters and non-zero fixed cells: matrix, row, col, level, est, se, z,
+        pvalue, free."""
+        table = self.spec.parameter_table()
+        est = self.theta
+        z = est / self.se
+        frame = pd.DataFrame({
+            "matrix": table["matrix"], "row": table["row"], "col": table["col"],
+            "level": table["level"], "est": est, "se": self.se, "z": z,
+            "pvalue": 2 * sps.norm.sf(np.abs(z)), "free": True, "par": table["par"],
+        })
+        fixed_rows = []
+        for name, mat in self.spec.matrices.items():
+            rows, cols = np.nonzero(~mat.free & (mat.fixed != 0))
+            for r, c in zip(rows, cols):
+                if mat.mirrored and c > r:
+                    continue
+                fixed_rows.append(dict(matrix=name, row=mat.row_names[r],
+                                       col=mat.col_names[c] if mat.kind != "vector" else "",
+                                       level=mat.level, est=mat.fixed[r, c], se=np.nan,
+                                       z=np.nan, pvalue=np.nan, free=False, par=-1))
+        if fixed_rows and not self.spec.observed_only:
+            frame = pd.concat([frame, pd.DataFrame(fixed_rows)], ignore_index=True)
+        order = {n: k for k, n in enumerate(self.spec.matrices)}
+        frame = frame.sort_values(["matrix", "par"], key=lambda s: s.map(order)
+                                  if s.name == "matrix" else s, kind="stable")
+        return frame.reset_index(drop=True)
+
+    def matrix(self, name: str) -> pd.DataFrame:
+        """A parameter or derived matrix as a labelled DataFrame (psychonetrics names)."""
+        mats = self._matrices
+        if name not in mats:
+            raise KeyError(f"unknown matrix {name!r}; available: {', '.join(sorted(mats))}")
+        rows, cols = _labels(self.spec, name)
+        value = np.asarray(mats[name])
+        if cols is None:
+            return pd.DataFrame({name: value.reshape(-1)}, index=rows)
+        return pd.DataFrame(value, index=rows, columns=cols)
+
+    @property
+    def matrix_names(self) -> list[str]:
+        return sorted(self._matrices)
+
+    def implied(self) -> dict:
+        """{"mu": Series, "sigma_within": DataFrame, "sigma_between": DataFrame}."""
+        return {"mu": self.matrix("mu")["mu"], "sigma_within": self.matrix("sigma_within"),
+                "sigma_between": self.matrix("sigma_between")}
+
+    # --------------------------------------------------------------- reporting
+    def summary(self) -> str:
+        """A compact text report: estimator, sizes, optimiser status, parameters by level."""
+        from pm_mlvm.report.text import fit_summary
+
+        return fit_summary(self)
+
+    def __repr__(self) -> str:
+        status = "converged" if self.converged else "NOT converged"
+        return (f"MLResult({self.estimator}, logl={self.logl:.4f}, npar={self.npar}, "
+                f"N={self.stats.n_obs}, J={self.stats.n_clusters}, {status})")

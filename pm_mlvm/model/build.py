@@ -1,0 +1,151 @@
+"""Build the one ``pm.Model`` of an MLVMSpec.
+
+Free parameters are PyMC variables, one per (matrix, bound class), named
+``<matrix>__free`` (or ``<matrix>__free_diag`` / ``<matrix>__free_offdiag`` when the
+diagonal and off-diagonal cells have different bounds), with a labelled dimension naming
+their cells. The full parameter matrices, μ, Σ_W and Σ_B are ``pm.Deterministic`` variables
+named after the psychonetrics matrices with variable/latent dimensions. The likelihood is
+:func:`~pm_mlvm.model.distribution.TwoLevelNormal` with the statistics in shared variables.
+
+Priors: ``prior_factory(matrix, cell_class, lower, upper, size) -> pm.Distribution`` chooses
+each group's prior; the default (:func:`flat_prior`) gives flat priors with the parameter's
+bounds, so the posterior is the likelihood and ML is the MAP. ML never uses the priors: it
+optimises the likelihood term in the untransformed (bounded) space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from pm_mlvm._names import LATENT_DIM, LATENT_DIM_2, VARIABLE_DIM, VARIABLE_DIM_2
+from pm_mlvm.graph.implied import symbolic_moments
+from pm_mlvm.graph.ops import data_inputs
+from pm_mlvm.model.distribution import TwoLevelNormal
+from pm_mlvm.spec.mlvm import MLVMSpec
+from pm_mlvm.stats.twolevel import TwoLevelStats
+
+__all__ = ["BuiltModel", "build_pymc_model", "flat_prior", "LOGLIK_NAME"]
+
+LOGLIK_NAME = "loglik"
+
+
+@dataclass(frozen=True)
+class ParamGroup:
+    """One PyMC variable holding some free cells of one matrix."""
+
+    var_name: str
+    matrix: str
+    theta_index: np.ndarray  # positions in θ
+    cell_index: np.ndarray  # positions within the matrix's free cells
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True, eq=False)
+class BuiltModel:
+    """The pm.Model plus what ML needs to address it."""
+
+    model: pm.Model
+    groups: tuple[ParamGroup, ...]
+    route: str
+    data_vars: tuple  # shared variables holding the statistics
+
+
+def flat_prior(matrix, cell_class, lower, upper, size):
+    """Flat prior on the parameter's support (the default: the posterior is the likelihood)."""
+    if np.isfinite(lower) and np.isfinite(upper):
+        return pm.Uniform.dist(lower, upper, size=size)
+    if np.isfinite(lower) and lower == 0.0:
+        return pm.HalfFlat.dist(size=size)
+    if not np.isfinite(lower) and not np.isfinite(upper):
+        return pm.Flat.dist(size=size)
+    raise ValueError(f"{matrix}: no flat prior for bounds ({lower}, {upper})")
+
+
+def _groups(spec: MLVMSpec) -> list[ParamGroup]:
+    groups = []
+    for name, mat in spec.matrices.items():
+        if mat.n_free == 0:
+            continue
+        rows, cols = mat.free_cells
+        lower, upper = mat.bounds()
+        offset = spec.offsets[name].start
+        classes = {}
+        for k, (r, c) in enumerate(zip(rows, cols)):
+            classes.setdefault((lower[k], upper[k]), []).append(k)
+        split = len(classes) > 1
+        for (lo, hi), cells in classes.items():
+            cells = np.asarray(cells)
+            diag = bool(np.all(rows[cells] == cols[cells]))
+            suffix = ("_diag" if diag else "_offdiag") if split else ""
+            groups.append(ParamGroup(f"{name}__free{suffix}", name, offset + cells, cells,
+                                     float(lo), float(hi)))
+    return groups
+
+
+def _coords(spec: MLVMSpec, groups) -> dict:
+    coords = {VARIABLE_DIM: list(spec.var_names), VARIABLE_DIM_2: list(spec.var_names),
+              LATENT_DIM: list(spec.latent_names), LATENT_DIM_2: list(spec.latent_names)}
+    for g in groups:
+        labels = spec.matrices[g.matrix].cell_labels()
+        coords[f"{g.var_name}_dim"] = [labels[k] for k in g.cell_index]
+    return coords
+
+
+def _dims(spec: MLVMSpec, name: str):
+    """Dimension names of a parameter matrix: variables for ν, Λ rows and residual blocks,
+    latents for β and latent blocks."""
+    if spec.matrices[name].kind == "vector":
+        return (VARIABLE_DIM,)
+    if name == "lambda":
+        return (VARIABLE_DIM, LATENT_DIM)
+    if "epsilon" in name:
+        return (VARIABLE_DIM, VARIABLE_DIM_2)
+    return (LATENT_DIM, LATENT_DIM_2)
+
+
+def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_prior,
+                     deterministics: bool = True, shared_inputs=None) -> BuiltModel:
+    """The pm.Model of ``spec`` on ``stats``.
+
+    ``shared_inputs`` (a ``(route, shared variables)`` pair) lets a caller reuse statistics
+    holders across models; by default fresh shared variables are made.
+    """
+    if tuple(stats.var_names) != tuple(spec.var_names):
+        raise ValueError(f"the statistics' variables {stats.var_names} differ from the model's "
+                         f"{spec.var_names}")
+    groups = _groups(spec)
+    route, data_vars = shared_inputs or data_inputs(stats, shared=True)
+    with pm.Model(coords=_coords(spec, groups)) as model:
+        free_values = {}
+        pieces = {}
+        for g in groups:
+            dist = prior_factory(g.matrix, g.var_name, g.lower, g.upper, len(g.cell_index))
+            var = model.register_rv(dist, g.var_name, dims=(f"{g.var_name}_dim",))
+            pieces.setdefault(g.matrix, []).append((g, var))
+        for name, items in pieces.items():
+            n_free = spec.matrices[name].n_free
+            if len(items) == 1 and np.array_equal(items[0][0].cell_index, np.arange(n_free)):
+                free_values[name] = items[0][1]
+                continue
+            vec = pt.zeros(n_free)
+            for g, var in items:
+                vec = pt.set_subtensor(vec[g.cell_index], var)
+            free_values[name] = vec
+        moments = symbolic_moments(spec, free_values)
+        if deterministics:
+            for name, mat in spec.matrices.items():
+                if mat.n_free:
+                    pm.Deterministic(name, moments["matrices"][name], dims=_dims(spec, name))
+            pm.Deterministic("mu", moments["mu"], dims=(VARIABLE_DIM,))
+            pm.Deterministic("sigma_within", moments["sigma_within"],
+                             dims=(VARIABLE_DIM, VARIABLE_DIM_2))
+            pm.Deterministic("sigma_between", moments["sigma_between"],
+                             dims=(VARIABLE_DIM, VARIABLE_DIM_2))
+        TwoLevelNormal(LOGLIK_NAME, moments["mu"], moments["sigma_within"],
+                       moments["sigma_between"], observed=stats, _inputs=(route, data_vars))
+    return BuiltModel(model=model, groups=tuple(groups), route=route, data_vars=data_vars)

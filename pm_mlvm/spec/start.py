@@ -1,0 +1,134 @@
+"""Start values for an :class:`~pm_mlvm.spec.mlvm.MLVMSpec` from simple data moments.
+
+Follows psychonetrics' recipe in spirit (``reference/psychonetrics_ml_lvm.md`` §2.2):
+
+* ν: the grand mean;
+* Λ: per factor, the first principal component of the total covariance of its indicators,
+  scaled so fixed (marker) loadings keep their value;
+* per level, Θ = diag(S)/4 shrunk by 0.9 until S − Θ is PD, Ψ = Λ⁺ (S − Θ) Λ⁺' made PD;
+  the within S is the pooled-within covariance, the between S the covariance of the cluster
+  means minus S_W / n̄ (floored to stay PD);
+* β: free cells start at 0.001;
+* each block's structure maps its target covariance to its own matrices.
+
+``emergency_start`` gives a plain fallback (identity-like blocks) used when the first start
+gives a non-finite likelihood.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pm_mlvm.spec.mlvm import BLOCKS, MLVMSpec
+from pm_mlvm.spec.structures import STRUCTURES, spectral_shift
+
+__all__ = ["start_values", "emergency_start", "level_targets"]
+
+
+def level_targets(within_cov, between_means_cov, mean_size) -> tuple[np.ndarray, np.ndarray]:
+    """Within and between target covariances for start values."""
+    s_w = spectral_shift(np.asarray(within_cov, dtype=float), floor=1e-3)
+    raw_b = np.asarray(between_means_cov, dtype=float) - s_w / max(mean_size, 1.0)
+    floor = 0.05 * float(np.mean(np.diag(between_means_cov)))
+    s_b = spectral_shift(raw_b, floor=max(floor, 1e-4))
+    return s_w, s_b
+
+
+def start_values(spec: MLVMSpec, mean, total_cov, within_cov, between_cov) -> np.ndarray:
+    """θ₀ for ``spec`` from the grand mean and total / within / between covariances."""
+    mats = {name: np.array(m.fixed, dtype=float) for name, m in spec.matrices.items()}
+    mats["nu"][:, 0] = np.where(spec.matrices["nu"].free[:, 0], mean, mats["nu"][:, 0])
+    lam = _lambda_start(spec, np.asarray(total_cov, dtype=float))
+    mats["lambda"] = lam
+    for level, target in (("within", within_cov), ("between", between_cov)):
+        beta = spec.matrices[f"beta_{level}"]
+        mats[f"beta_{level}"] = np.where(beta.free, 0.001, beta.fixed)
+        psi, theta = _split_level(spec, lam, np.asarray(target, dtype=float))
+        for block, cov in ((f"zeta_{level}", psi), (f"epsilon_{level}", theta)):
+            own = spec.block_matrices(block)
+            if all(m.n_free == 0 for m in own.values()):
+                continue
+            values = STRUCTURES[spec.types[block]].start(cov, {k: m.free for k, m in own.items()})
+            for prefix, mat in own.items():
+                mats[mat.name] = np.where(mat.free | (mat.free.T if mat.mirrored else False),
+                                          values[prefix], mat.fixed)
+    return _pack(spec, mats)
+
+
+def emergency_start(spec: MLVMSpec, mean, total_cov) -> np.ndarray:
+    """A plain start: loadings 1, identity-like latent blocks, half the variances residual."""
+    mats = {name: np.array(m.fixed, dtype=float) for name, m in spec.matrices.items()}
+    mats["nu"][:, 0] = mean
+    mats["lambda"] = np.where(spec.matrices["lambda"].free, 1.0, spec.matrices["lambda"].fixed)
+    half = 0.5 * np.diag(np.asarray(total_cov, dtype=float))
+    for block in BLOCKS:
+        latent = block.startswith("zeta")
+        n = spec.n_latent if latent else spec.n_vars
+        cov = np.eye(n) * (0.5 if latent else 1.0)
+        if not latent:
+            cov = np.diag(half * (0.5 if block.endswith("between") else 1.0))
+        if spec.observed_only and latent:
+            cov = np.diag(half)
+        own = spec.block_matrices(block)
+        values = STRUCTURES[spec.types[block]].start(cov, {k: m.free for k, m in own.items()})
+        for prefix, mat in own.items():
+            mats[mat.name] = np.where(mat.free, values[prefix], mat.fixed)
+    return _pack(spec, mats)
+
+
+def _pack(spec: MLVMSpec, mats: dict) -> np.ndarray:
+    parts = []
+    for name, mat in spec.matrices.items():
+        rows, cols = mat.free_cells
+        parts.append(np.asarray(mats[name], dtype=float)[rows, cols])
+    theta = np.concatenate(parts) if parts else np.zeros(0)
+    low, high = spec.bounds()
+    inside_low = np.where(np.isfinite(low), low + 1e-3, -np.inf)
+    inside_high = np.where(np.isfinite(high), high - 1e-3, np.inf)
+    return np.clip(np.nan_to_num(theta, nan=0.1), inside_low, inside_high)
+
+
+def _lambda_start(spec: MLVMSpec, total_cov: np.ndarray) -> np.ndarray:
+    lam_spec = spec.matrices["lambda"]
+    lam = np.array(lam_spec.fixed, dtype=float)
+    if spec.observed_only:
+        return lam
+    carried = lam_spec.free | (lam_spec.fixed != 0)
+    for k in range(spec.n_latent):
+        rows = np.flatnonzero(carried[:, k])
+        if len(rows) == 1:
+            lam[rows, k] = np.where(lam_spec.free[rows, k], 1.0, lam_spec.fixed[rows, k])
+            continue
+        sub = spectral_shift(total_cov[np.ix_(rows, rows)])
+        vals, vecs = np.linalg.eigh(sub)
+        load = vecs[:, -1] * np.sqrt(vals[-1])
+        if load.sum() < 0:
+            load = -load
+        fixed_rows = [i for i, r in enumerate(rows) if not lam_spec.free[r, k]]
+        if fixed_rows:
+            i = fixed_rows[0]
+            if abs(load[i]) > 1e-8:
+                load = load * lam_spec.fixed[rows[i], k] / load[i]
+        small = np.abs(load) < 0.1
+        load[small] = 0.1 * np.where(load[small] < 0, -1.0, 1.0)
+        lam[rows, k] = np.where(lam_spec.free[rows, k], load, lam_spec.fixed[rows, k])
+    return lam
+
+
+def _split_level(spec: MLVMSpec, lam: np.ndarray, s: np.ndarray):
+    """Latent and residual target covariances on one level."""
+    if spec.observed_only:
+        return spectral_shift(s), np.zeros_like(s)
+    theta = np.diag(np.diag(s)) / 4.0
+    for _ in range(100):
+        if np.linalg.eigvalsh(s - theta).min() > 0:
+            break
+        theta *= 0.9
+    else:
+        theta = np.eye(len(s))
+    pinv = np.linalg.pinv(lam)
+    psi = spectral_shift(pinv @ (s - theta) @ pinv.T, floor=1e-2)
+    resid = s - lam @ psi @ lam.T
+    off = 0.5 * (resid - np.diag(np.diag(resid)))
+    theta_target = spectral_shift(np.diag(np.maximum(np.diag(theta), 1e-3)) + off, floor=1e-3)
+    return psi, theta_target

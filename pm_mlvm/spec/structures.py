@@ -1,0 +1,194 @@
+"""Covariance structures: one small protocol, five parameterisations, reused by all four blocks.
+
+A *block* is one of ``zeta_within``, ``epsilon_within``, ``zeta_between``,
+``epsilon_between`` (latent / residual covariance on each level). Its *structure* says which
+parameter matrices model it and how they give the covariance:
+
+=========  =====================================  ======================================
+type       matrices                               implied covariance
+=========  =====================================  ======================================
+``cov``    sigma (symmetric)                      Σ = S
+``chol``   lowertri (lower)                       Σ = L L'
+``prec``   kappa (symmetric)                      Σ = K⁻¹
+``ggm``    omega (offdiag, [-1, 1]), delta (diag) Σ = Δ (I − Ω)⁻¹ Δ
+``cor``    rho (offdiag, [-1, 1]), SD (diag)      Σ = SD (I + ρ) SD
+=========  =====================================  ======================================
+
+``implied`` is written against a tiny backend (``inv``, ``eye``, ``diag_of``) so the same code
+gives NumPy values for reports and PyTensor graphs for the model. Start values map a target
+covariance to the structure's matrices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["STRUCTURES", "Structure", "NUMPY_BACKEND", "spectral_shift", "partial_correlations"]
+
+
+class _NumpyBackend:
+    @staticmethod
+    def inv(x):
+        return np.linalg.inv(x)
+
+    @staticmethod
+    def eye(n):
+        return np.eye(n)
+
+
+NUMPY_BACKEND = _NumpyBackend()
+
+
+def spectral_shift(cov: np.ndarray, floor: float = 1e-3) -> np.ndarray:
+    """Raise the diagonal so the smallest eigenvalue is at least ``floor``."""
+    cov = 0.5 * (cov + cov.T)
+    low = np.linalg.eigvalsh(cov).min() if cov.size else 0.0
+    if low < floor:
+        cov = cov + (floor - low) * np.eye(len(cov))
+    return cov
+
+
+def partial_correlations(cov: np.ndarray) -> np.ndarray:
+    """Ω = −cov2cor(Σ⁻¹) with zero diagonal."""
+    kappa = np.linalg.inv(cov)
+    d = 1.0 / np.sqrt(np.diag(kappa))
+    omega = -kappa * d[:, None] * d[None, :]
+    np.fill_diagonal(omega, 0.0)
+    return omega
+
+
+@dataclass(frozen=True)
+class MatrixRole:
+    """One matrix of a structure: name prefix, kind, default patterns, bounds."""
+
+    prefix: str
+    kind: str
+    latent_default: str
+    residual_default: str
+    lower_diag: float = -np.inf
+    upper_diag: float = np.inf
+    lower_off: float = -np.inf
+    upper_off: float = np.inf
+
+
+class Structure:
+    """Protocol: ``roles`` (its matrices), ``implied(mats, be)``, ``start(cov, masks)``."""
+
+    name: str = ""
+    roles: tuple[MatrixRole, ...] = ()
+    #: the matrix whose diagonal ``identification="variance"`` fixes to 1
+    scale_role: str = ""
+
+    def implied(self, mats: dict, be):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def start(self, cov: np.ndarray, masks: dict) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Cov(Structure):
+    name = "cov"
+    roles = (MatrixRole("sigma", "symmetric", "full", "diag", lower_diag=0.0),)
+    scale_role = "sigma"
+
+    def implied(self, mats, be):
+        return mats["sigma"]
+
+    def start(self, cov, masks):
+        return {"sigma": _masked_pd(cov, masks["sigma"])}
+
+
+class Chol(Structure):
+    name = "chol"
+    roles = (MatrixRole("lowertri", "lower", "full", "diag"),)
+    scale_role = "lowertri"
+
+    def implied(self, mats, be):
+        low = mats["lowertri"]
+        return low @ low.T
+
+    def start(self, cov, masks):
+        return {"lowertri": np.linalg.cholesky(_masked_pd(cov, masks["lowertri"]))}
+
+
+class Prec(Structure):
+    name = "prec"
+    roles = (MatrixRole("kappa", "symmetric", "full", "diag"),)
+    scale_role = "kappa"
+
+    def implied(self, mats, be):
+        return be.inv(mats["kappa"])
+
+    def start(self, cov, masks):
+        kappa = np.linalg.inv(spectral_shift(cov))
+        return {"kappa": _masked_pd(kappa, masks["kappa"])}
+
+
+class GGM(Structure):
+    name = "ggm"
+    roles = (
+        MatrixRole("omega", "offdiag", "full", "zero", lower_off=-1.0, upper_off=1.0),
+        MatrixRole("delta", "diagonal", "full", "diag", lower_diag=0.0),
+    )
+    scale_role = "delta"
+
+    def implied(self, mats, be):
+        n = mats["omega"].shape[0]
+        delta = mats["delta"]
+        return delta @ be.inv(be.eye(n) - mats["omega"]) @ delta
+
+    def start(self, cov, masks):
+        cov = spectral_shift(cov)
+        omega = partial_correlations(cov) * masks["omega"]
+        omega = _shrink_until_pd(omega, sign=-1.0)
+        inv_part = np.linalg.inv(np.eye(len(cov)) - omega)
+        delta = np.diag(np.sqrt(np.diag(cov) / np.diag(inv_part)))
+        return {"omega": omega, "delta": delta}
+
+
+class Cor(Structure):
+    name = "cor"
+    roles = (
+        MatrixRole("rho", "offdiag", "full", "zero", lower_off=-1.0, upper_off=1.0),
+        MatrixRole("SD", "diagonal", "full", "diag", lower_diag=0.0),
+    )
+    scale_role = "SD"
+
+    def implied(self, mats, be):
+        sd = mats["SD"]
+        n = mats["rho"].shape[0]
+        return sd @ (be.eye(n) + mats["rho"]) @ sd
+
+    def start(self, cov, masks):
+        cov = spectral_shift(cov)
+        sd = np.sqrt(np.diag(cov))
+        rho = cov / np.outer(sd, sd) * masks["rho"]
+        np.fill_diagonal(rho, 0.0)
+        rho = _shrink_until_pd(rho, sign=1.0)
+        return {"rho": rho, "SD": np.diag(sd)}
+
+
+def _masked_pd(mat: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Keep the cells a pattern allows (diagonal always) and make the result PD."""
+    mat = spectral_shift(mat)
+    keep = mask | mask.T | np.eye(len(mat), dtype=bool)
+    out = np.where(keep, mat, 0.0)
+    return _shrink_until_pd(out - np.diag(np.diag(out)), sign=1.0, diag=np.diag(out))
+
+
+def _shrink_until_pd(off: np.ndarray, sign: float, diag=None) -> np.ndarray:
+    """Scale off-diagonal cells by 0.9 until diag(·) + sign·off is PD; return the matrix.
+
+    With ``diag=None`` the identity is used for the check and only ``off`` is returned.
+    """
+    base = np.eye(len(off)) if diag is None else np.diag(diag)
+    for _ in range(200):
+        if np.linalg.eigvalsh(base + sign * off).min() > 1e-6 * max(1.0, np.abs(base).max()):
+            break
+        off = 0.9 * off
+    return off if diag is None else base + off
+
+
+STRUCTURES: dict[str, Structure] = {s.name: s for s in (Cov(), Chol(), Prec(), GGM(), Cor())}
