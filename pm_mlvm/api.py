@@ -126,8 +126,10 @@ def ml_lvm(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        Long data: one row per unit, a cluster column. Never modified.
+    data : pandas.DataFrame or TwoLevelStats
+        Long data: one row per unit, a cluster column. Never modified. Precomputed
+        statistics (e.g. ``TwoLevelStats.from_moments`` for population moments) are accepted
+        too.
     lambda_ : pattern or dict, optional
         p×q 0/1 loading pattern (array or DataFrame, columns = factor names), or
         ``{"F1": ["y1", "y2", "y3"], ...}``. ``None`` gives the observed-variable model
@@ -170,11 +172,18 @@ def ml_lvm(
     if groups is not None:
         raise NotImplementedError("several groups (groups=) are on the roadmap; fit each group "
                                   "separately for now")
-    if clusters is None:
-        raise ValueError("clusters is required: the name of the cluster column of data")
-    estimator_checked = choose_estimator(estimator, False, 10)  # validate the name early
-    del estimator_checked
-    stats_auto = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars)
+    choose_estimator(estimator, False, 10)  # validate the name before touching the data
+    if isinstance(data, TwoLevelStats):
+        stats_auto = data
+        if estimator == "default":
+            estimator = "FIML" if data.row_route else "ML"
+        if estimator == "FIML" and not data.row_route:
+            raise ValueError("estimator='FIML' needs the rows: pass the DataFrame, or "
+                             "TwoLevelStats built with route='rows'")
+    else:
+        if clusters is None:
+            raise ValueError("clusters is required: the name of the cluster column of data")
+        stats_auto = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars)
     spec = build_spec(stats_auto.var_names, lambda_=lambda_, latents=latents,
                       within_latent=within_latent, between_latent=between_latent,
                       within_residual=within_residual, between_residual=between_residual,

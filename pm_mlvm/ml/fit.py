@@ -121,9 +121,16 @@ def fit_ml(spec: MLVMSpec, stats: TwoLevelStats, information: str = "expected",
     if not info_ok:
         warnings.warn("the information matrix is not positive definite: the model may not be "
                       "identified; standard errors are unreliable", UserWarning, stacklevel=3)
-    return MLResult(
+    result = MLResult(
         spec=spec, stats=stats, theta=theta, logl=float(logl), converged=converged,
         message=str(res.message), n_iter=int(res.nit), n_eval=int(res.nfev),
         max_gradient=pg, information=used_info, vcov=vcov, information_ok=info_ok,
         start=label, notes=tuple(notes), estimator=estimator,
     )
+    on_bound = result.heywood
+    if len(on_bound):
+        cells = ", ".join(f"{r.matrix}[{r.row},{r.col}]={r.est:.3g}" for r in
+                          on_bound.itertuples())
+        warnings.warn(f"estimates on a bound (Heywood case): {cells}; their standard errors "
+                      "are not valid", UserWarning, stacklevel=3)
+    return result

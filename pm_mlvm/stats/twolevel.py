@@ -281,6 +281,40 @@ class TwoLevelStats:
             return _complete_stats(y, codes, labels, cluster_size, var_names)
         return _missing_stats(y, observed, codes, labels, cluster_size, var_names)
 
+    @classmethod
+    def from_moments(cls, mu, sigma_within, sigma_between, cluster_sizes, var_names=None):
+        """Statistics whose sample moments equal population moments exactly.
+
+        Every size group's cluster means have mean ``mu`` and ML covariance
+        ``sigma_between + sigma_within / n``, and the pooled-within scatter is
+        ``(N - J) sigma_within``, so the ML estimates of a correct model are the generating
+        values (exact recovery). Needs at least p + 1 clusters of each size.
+
+        Parameters
+        ----------
+        cluster_sizes : sequence of int
+            One size per cluster.
+        """
+        mu = np.asarray(mu, dtype=float)
+        sw, sb = np.asarray(sigma_within, dtype=float), np.asarray(sigma_between, dtype=float)
+        p = len(mu)
+        sizes = np.asarray(cluster_sizes, dtype=np.int64)
+        means = np.empty((len(sizes), p))
+        for s in np.unique(sizes):
+            idx = np.flatnonzero(sizes == s)
+            m = len(idx)
+            if m < p + 1:
+                raise ValueError(f"cluster_sizes: size {s} has {m} clusters; population moments "
+                                 f"need at least p + 1 = {p + 1} clusters of each size")
+            # m centred, orthogonal directions scaled so their ML covariance is the target
+            basis = np.linalg.qr(np.vstack([np.ones(m), np.eye(m)[: p]]).T)[0][:, 1 : p + 1]
+            target = sb + sw / s
+            means[idx] = mu + np.sqrt(m) * basis @ np.linalg.cholesky(target).T
+        scatter = (sizes - 1)[:, None, None] * sw[None]
+        names = var_names or [f"y{k + 1}" for k in range(p)]
+        return _stats_from_cluster_moments(means, scatter, sizes, pd.RangeIndex(len(sizes)),
+                                           names)
+
     # ---------------------------------------------------------------- views
     def subset_clusters(self, keep: np.ndarray) -> TwoLevelStats:
         """Statistics of a subset of clusters (a boolean mask or indices over clusters).
