@@ -16,6 +16,7 @@ _LAZY = {
     "ml_rnm": "pm_mlvm.api",
     "ml_lrnm": "pm_mlvm.api",
     "MLVM": "pm_mlvm.api",
+    "compare": "pm_mlvm.ml.compare",
     "twolevel_loglik": "pm_mlvm.graph.evaluate",
     "twolevel_loglik_grad": "pm_mlvm.graph.evaluate",
     "twolevel_loglik_per_cluster": "pm_mlvm.graph.evaluate",

@@ -81,7 +81,7 @@ class MLVM:
         """The free parameters (matrix, row, col, level, bounds)."""
         return self.spec.parameter_table()
 
-    def fit(self, information: str = "expected", start=None, maxiter: int = 10000):
+    def fit(self, information: str = "expected", start=None, maxiter: int = 10000, mode=None):
         """Maximum likelihood. Returns an immutable :class:`~pm_mlvm.ml.result.MLResult`.
 
         Parameters
@@ -91,12 +91,18 @@ class MLVM:
             psychonetrics) or the observed information (lavaan's two-level default).
         start : array_like, optional
             Start values for the free parameters (spec order); default from the data.
+        maxiter : int
+            Iteration limit of the optimiser.
+        mode : str, optional
+            PyTensor compilation mode of the log-likelihood (default
+            ``pm_mlvm.ml.compiled.DEFAULT_MODE``, "FAST_COMPILE"; "FAST_RUN" pays a longer
+            compile for faster evaluations, useful for many refits of one structure).
         """
         from pm_mlvm.ml.fit import fit_ml
 
         built = self.__dict__.get("_built")
         return fit_ml(self.spec, self.stats, information=information, start=start, built=built,
-                      maxiter=maxiter, estimator=self.estimator)
+                      maxiter=maxiter, estimator=self.estimator, mode=mode)
 
     def __repr__(self) -> str:
         types = ", ".join(f"{k}={v}" for k, v in self.spec.types.items())

@@ -158,6 +158,37 @@ class MLResult:
                                   if s.name == "matrix" else s, kind="stable")
         return frame.reset_index(drop=True)
 
+    @cached_property
+    def _fit_measures(self) -> pd.Series:
+        from pm_mlvm.ml.fitmeasures import fit_measures
+        from pm_mlvm.ml.reference_models import reference_models
+
+        sat, base = reference_models(self.stats)
+        implied = self.spec.implied(self.theta)
+        return fit_measures(
+            self.logl, self.npar, self.spec.df, sat.logl, sat.npar, base.logl, base.npar,
+            self.stats.n_obs, self.stats.n_clusters, sat.sigma_within, sat.sigma_between,
+            implied["sigma_within"], implied["sigma_between"],
+        )
+
+    def fit_measures(self) -> pd.Series:
+        """Fit measures as a pandas Series.
+
+        Reference models (fitted once per data set and cached): the saturated two-level model
+        at its true maximum (h1) and the independence baseline (diagonal Σ_W and Σ_B).
+
+        ``logl``, ``unrestricted_logl``, ``baseline_logl``; ``npar``; ``nobs`` (N, rows) and
+        ``nclusters`` (J); ``df``; ``chisq`` = 2(logL_h1 − logL) with ``pvalue``;
+        ``baseline_chisq``, ``baseline_df``, ``baseline_pvalue``; ``cfi``, ``tli``, ``nfi``,
+        ``rni``; ``rmsea`` with ``rmsea_ci_lower``/``_upper`` (90 %) and ``rmsea_pvalue``
+        (H0: RMSEA ≤ 0.05) using **J** (psychonetrics, the seed); ``rmsea_n`` and its CI and
+        p-value using **N** (lavaan); ``aic``; ``bic`` and ``sabic`` using **J**; ``bic_n``
+        and ``sabic_n`` using **N** (lavaan's ``bic``/``bic2``); ``srmr_within``,
+        ``srmr_between`` (correlation residuals against h1, per level) and ``srmr`` (their
+        sum, as lavaan).
+        """
+        return self._fit_measures.copy()
+
     def matrix(self, name: str) -> pd.DataFrame:
         """A parameter or derived matrix as a labelled DataFrame (psychonetrics names)."""
         mats = self._matrices

@@ -121,22 +121,17 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
     groups = _groups(spec)
     route, data_vars = shared_inputs or data_inputs(stats, shared=True)
     with pm.Model(coords=_coords(spec, groups)) as model:
-        free_values = {}
-        pieces = {}
+        variables, positions = [], []
         for g in groups:
             dist = prior_factory(g.matrix, g.var_name, g.lower, g.upper, len(g.cell_index))
-            var = model.register_rv(dist, g.var_name, dims=(f"{g.var_name}_dim",))
-            pieces.setdefault(g.matrix, []).append((g, var))
-        for name, items in pieces.items():
-            n_free = spec.matrices[name].n_free
-            if len(items) == 1 and np.array_equal(items[0][0].cell_index, np.arange(n_free)):
-                free_values[name] = items[0][1]
-                continue
-            vec = pt.zeros(n_free)
-            for g, var in items:
-                vec = pt.set_subtensor(vec[g.cell_index], var)
-            free_values[name] = vec
-        moments = symbolic_moments(spec, free_values)
+            variables.append(model.register_rv(dist, g.var_name, dims=(f"{g.var_name}_dim",)))
+            positions.append(g.theta_index)
+        if variables:  # θ in spec order: concatenate the groups, then undo their order
+            order = np.argsort(np.concatenate(positions))
+            theta = pt.concatenate(variables)[order]
+        else:
+            theta = pt.zeros(0)
+        moments = symbolic_moments(spec, theta)
         if deterministics:
             for name, mat in spec.matrices.items():
                 if mat.n_free:

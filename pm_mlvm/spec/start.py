@@ -4,7 +4,7 @@ Follows psychonetrics' recipe in spirit (``reference/psychonetrics_ml_lvm.md`` �
 
 * ν: the grand mean;
 * Λ: per factor, the first principal component of the total covariance of its indicators,
-  scaled so fixed (marker) loadings keep their value;
+  scaled so fixed (marker) loadings keep their value, then clipped to 0.1 ≤ |λ| ≤ 3;
 * per level, Θ = diag(S)/4 shrunk by 0.9 until S − Θ is PD, Ψ = Λ⁺ (S − Θ) Λ⁺' made PD;
   the within S is the pooled-within covariance, the between S the covariance of the cluster
   means minus S_W / n̄ (floored to stay PD);
@@ -109,8 +109,10 @@ def _lambda_start(spec: MLVMSpec, total_cov: np.ndarray) -> np.ndarray:
             i = fixed_rows[0]
             if abs(load[i]) > 1e-8:
                 load = load * lam_spec.fixed[rows[i], k] / load[i]
-        small = np.abs(load) < 0.1
-        load[small] = 0.1 * np.where(load[small] < 0, -1.0, 1.0)
+        # keep loadings relative to the marker moderate (psychonetrics clips to [0.25, 2]
+        # before scaling): a weak marker must not start the search near a degenerate ridge
+        sign = np.where(load < 0, -1.0, 1.0)
+        load = sign * np.clip(np.abs(load), 0.1, 3.0)
         lam[rows, k] = np.where(lam_spec.free[rows, k], load, lam_spec.fixed[rows, k])
     return lam
 

@@ -22,8 +22,10 @@ modified.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -130,6 +132,17 @@ class TwoLevelStats:
         """True when the rows are kept and the per-cluster (row-wise) likelihood is used:
         always with missing cells, and on request (``route="rows"``, the FIML estimator)."""
         return self.missing is not None
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A content hash identifying the data (not the route): equal for the same data in any
+        row order or label type, different when values or the clustering differ."""
+        digest = hashlib.sha1()
+        digest.update(repr((self.var_names, self.n_obs, self.n_clusters, self.n_cells)).encode())
+        digest.update(np.sort(self.cluster_size).tobytes())
+        for arr in (self.total_mean, self.total_cov, self.between_cov):
+            digest.update(np.array([float(f"{v:.10g}") for v in np.ravel(arr)]).tobytes())
+        return digest.hexdigest()
 
     @property
     def max_cluster_size(self) -> int:
