@@ -17,6 +17,8 @@ _LAZY = {
     "ml_lrnm": "pm_mlvm.api",
     "MLVM": "pm_mlvm.api",
     "compare": "pm_mlvm.ml.compare",
+    "plot_network": "pm_mlvm.report.plots",
+    "plot_parameters": "pm_mlvm.report.plots",
     "twolevel_loglik": "pm_mlvm.graph.evaluate",
     "twolevel_loglik_grad": "pm_mlvm.graph.evaluate",
     "twolevel_loglik_per_cluster": "pm_mlvm.graph.evaluate",

@@ -53,15 +53,18 @@ def reference_loglik(stats: TwoLevelStats, mu, sigma_within, sigma_between):
     sw, sb = _sym(sigma_within), _sym(sigma_between)
     p = stats.n_vars
     n_within = stats.n_obs - stats.n_clusters
-    m2 = 0.0
+    terms = []
     if n_within > 0:
         logdet_w, tr_w = _logdet_and_trace(sw, pt.constant(stats.scatter_within))
-        m2 = n_within * logdet_w + tr_w
+        terms.append(n_within * logdet_w + tr_w)
     for k, size in enumerate(stats.sizes):
         d = pt.constant(stats.mean_by_size[k]) - mu
         moment = pt.constant(stats.cov_by_size[k]) + pt.outer(d, d)
         logdet, tr = _logdet_and_trace(sw + float(size) * sb, moment)
-        m2 = m2 + float(stats.size_counts[k]) * (logdet + float(size) * tr)
+        terms.append(float(stats.size_counts[k]) * (logdet + float(size) * tr))
+    # a stacked sum, not a chain of +: one fused Add with more than 32 inputs fails in
+    # PyTensor's Python mode (NumPy's ufunc argument limit)
+    m2 = pt.sum(pt.stack(terms))
     return _finite_or_minus_inf(-0.5 * (stats.n_obs * p * LOG_2PI + m2))
 
 

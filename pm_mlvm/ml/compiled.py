@@ -28,7 +28,7 @@ from pm_mlvm.model.build import LOGLIK_NAME, BuiltModel, build_pymc_model
 from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
-__all__ = ["CompiledML", "compiled_for"]
+__all__ = ["CompiledML", "Embedded", "compiled_for", "embedding_index"]
 
 #: PyTensor mode for the log-likelihood function. "FAST_COMPILE" compiles in ~0.5 s and
 #: evaluates in under a millisecond for typical models; "FAST_RUN" compiles C code (1-2 s
@@ -110,8 +110,14 @@ class CompiledML:
 
 
 def compiled_for(spec: MLVMSpec, stats: TwoLevelStats, built: BuiltModel | None = None,
-                 mode=None) -> CompiledML:
-    """The cached compiled functions for ``spec``'s structure, bound to ``stats``."""
+                 mode=None, host: MLVMSpec | None = None):
+    """The cached compiled functions for ``spec``'s structure, bound to ``stats``.
+
+    With ``host`` (a specification whose free cells include ``spec``'s), the host's functions
+    serve ``spec`` through :class:`Embedded`.
+    """
+    if host is not None and host.structure_key() != spec.structure_key():
+        return Embedded(compiled_for(host, stats, mode=mode), spec)
     route = "rows" if stats.row_route else "complete"
     mode = mode or DEFAULT_MODE
     key = (spec.structure_key(), route, str(mode))
@@ -129,3 +135,51 @@ def compiled_for(spec: MLVMSpec, stats: TwoLevelStats, built: BuiltModel | None 
                 _CACHE.popitem(last=False)
     fns.bind(stats)
     return fns
+
+
+def embedding_index(spec: MLVMSpec, host: MLVMSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(index, template): ``spec``'s θ sits at ``host`` positions ``index``; ``template`` is a
+    host θ holding ``spec``'s fixed values at the host's other free cells."""
+    if spec.var_names != host.var_names or spec.latent_names != host.latent_names or \
+            spec.types != host.types or set(spec.matrices) != set(host.matrices):
+        raise ValueError("the host specification has a different structure")
+    index, template = [], np.zeros(host.npar)
+    for name, mat in spec.matrices.items():
+        big = host.matrices[name]
+        if np.any(mat.free & ~big.free):
+            raise ValueError(f"{name}: a free cell of the model is fixed in the host")
+        rows, cols = big.free_cells
+        start = host.offsets[name].start
+        for k, (r, c) in enumerate(zip(rows, cols)):
+            if mat.free[r, c]:
+                index.append(start + k)
+            else:
+                template[start + k] = mat.fixed[r, c]
+    return np.asarray(index, dtype=np.int64), template
+
+
+class Embedded:
+    """A model's compiled functions served by a larger (host) model's, with the extra host
+    parameters pinned at the model's fixed values: prune / stepup / modification indices
+    refit nested models without compiling again."""
+
+    def __init__(self, host_fns: CompiledML, spec: MLVMSpec):
+        self.host = host_fns
+        self.spec = spec
+        self.index, self.template = embedding_index(spec, host_fns.spec)
+
+    def lift(self, theta) -> np.ndarray:
+        x = self.template.copy()
+        x[self.index] = theta
+        return x
+
+    def logl_grad(self, theta):
+        logl, grad = self.host.logl_grad(self.lift(theta))
+        return logl, grad[self.index]
+
+    def moments(self, theta):
+        return self.host.moments(self.lift(theta))
+
+    def jacobian(self, theta):
+        d_mu, d_w, d_b = self.host.jacobian(self.lift(theta))
+        return d_mu[:, self.index], d_w[self.index], d_b[self.index]

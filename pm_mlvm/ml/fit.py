@@ -103,11 +103,14 @@ def _polish(fns, stats, theta, low, high, scale, tol, max_iter=30):
 
 def fit_ml(spec: MLVMSpec, stats: TwoLevelStats, information: str = "expected",
            start=None, built=None, maxiter: int = 10000, estimator: str = "ML",
-           mode=None) -> MLResult:
-    """Fit ``spec`` to ``stats`` by maximum likelihood; returns an :class:`MLResult`."""
+           mode=None, host=None, history=()) -> MLResult:
+    """Fit ``spec`` to ``stats`` by maximum likelihood; returns an :class:`MLResult`.
+
+    ``host``: a larger specification whose compiled functions are reused (nested refits).
+    """
     if information not in INFORMATION:
         raise ValueError(f"information={information!r}; valid: {INFORMATION}")
-    fns = compiled_for(spec, stats, built=built, mode=mode)
+    fns = compiled_for(spec, stats, built=built, mode=mode, host=host)
     low, high = spec.bounds()
     bounds = list(zip(np.where(np.isfinite(low), low, None), np.where(np.isfinite(high), high,
                                                                         None)))
@@ -165,7 +168,8 @@ def fit_ml(spec: MLVMSpec, stats: TwoLevelStats, information: str = "expected",
         spec=spec, stats=stats, theta=theta, logl=float(logl), converged=converged,
         message=str(res.message), n_iter=int(res.nit), n_eval=int(res.nfev),
         max_gradient=pg, information=used_info, vcov=vcov, information_ok=info_ok,
-        start=label, notes=tuple(notes), estimator=estimator,
+        start=label, notes=tuple(notes), estimator=estimator, history=tuple(history),
+        host=host, mode=mode,
     )
     on_bound = result.heywood
     if len(on_bound):

@@ -101,6 +101,9 @@ class MLResult:
     start: str
     notes: tuple
     estimator: str = "ML"
+    history: tuple = ()
+    host: MLVMSpec | None = None
+    mode: str | None = None
 
     def __post_init__(self):
         for arr in (self.theta, self.vcov):
@@ -208,6 +211,32 @@ class MLResult:
         """{"mu": Series, "sigma_within": DataFrame, "sigma_between": DataFrame}."""
         return {"mu": self.matrix("mu")["mu"], "sigma_within": self.matrix("sigma_within"),
                 "sigma_between": self.matrix("sigma_between")}
+
+    # ------------------------------------------------------------------ search
+    def modification_indices(self, matrices=None) -> pd.DataFrame:
+        """Score tests (MI, p-value, expected parameter change) of every fixed,
+        non-identifying cell, largest first; ``matrices`` restricts them."""
+        from pm_mlvm.ml.search import modification_indices
+
+        return modification_indices(self, matrices)
+
+    def prune(self, alpha: float = 0.01, adjust: str = "none", matrices=None,
+              recursive: bool = True):
+        """A new, refitted result without the non-significant network cells
+        (``omega_*`` of ggm blocks, off-diagonal ``kappa_*`` of prec blocks by default);
+        ``adjust`` in "none", "bonferroni", "holm", "fdr". ``history`` records the removals."""
+        from pm_mlvm.ml.search import prune
+
+        return prune(self, alpha=alpha, adjust=adjust, matrices=matrices, recursive=recursive)
+
+    def stepup(self, alpha: float = 0.01, criterion: str = "bic", matrices=None,
+               max_steps=None, progress: bool = False):
+        """A new, refitted result with network cells added by largest modification index
+        while the LR test is significant and ``criterion`` does not get worse."""
+        from pm_mlvm.ml.search import stepup
+
+        return stepup(self, alpha=alpha, criterion=criterion, matrices=matrices,
+                      max_steps=max_steps, progress=progress)
 
     # --------------------------------------------------------------- reporting
     def summary(self) -> str:

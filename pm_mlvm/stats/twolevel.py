@@ -269,12 +269,15 @@ class TwoLevelStats:
         observed = ~np.isnan(y)
         empty = ~observed.any(axis=1)
         if empty.any():
+            lost = ids[empty].nunique() - ids[~empty][ids[~empty].isin(ids[empty])].nunique()
+            note = f"; {lost} cluster(s) left empty were dropped too" if lost else ""
             warnings.warn(
-                f"vars: {int(empty.sum())} row(s) missing on every variable were dropped",
+                f"vars: {int(empty.sum())} row(s) missing on every variable were dropped{note}",
                 UserWarning,
                 stacklevel=_stacklevel,
             )
-            y, observed, ids = y[~empty], observed[~empty], ids[~empty]
+            keep = ~empty
+            y, observed, ids = y[keep], observed[keep], ids[keep].reset_index(drop=True)
         for k, name in enumerate(var_names):
             col = y[observed[:, k], k]
             if col.size < 2 or np.ptp(col) == 0:

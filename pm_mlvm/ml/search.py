@@ -1,0 +1,269 @@
+"""Model search: modification indices, prune and stepup (psychonetrics' semantics, §5).
+
+* Modification index of a fixed cell: the score test of freeing it alone,
+  ``MI = g² / V`` with g the gradient of logL for that cell at the current estimates and
+  ``V = I_nn − I_nc I_cc⁻¹ I_cn`` (I the expected information, c the free parameters);
+  EPC = g / V. Cells fixed by identification are never candidates.
+* ``prune`` fixes non-significant free cells of the network matrices (``omega_*`` of ggm
+  blocks, off-diagonal ``kappa_*`` of prec blocks) to zero and refits, until every remaining
+  one is significant (``recursive=True``).
+* ``stepup`` frees the cell with the largest MI while its LR test is significant and the
+  criterion (BIC with ln J by default) does not get worse.
+
+Every refit reuses one compiled model (the search's *host*: the model with every candidate
+cell freed; a nested model is evaluated with the host's extra cells pinned at their fixed
+values) and the cached reference models, so a search costs one compile.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from pm_mlvm.ml.compiled import compiled_for, embedding_index
+from pm_mlvm.ml.information import expected_information, observed_information
+from pm_mlvm.spec.mlvm import MLVMSpec
+
+__all__ = ["network_matrices", "modification_indices", "prune", "stepup", "adjust_pvalues"]
+
+ADJUST = ("none", "bonferroni", "holm", "fdr")
+
+
+def network_matrices(spec: MLVMSpec) -> list[str]:
+    """psychonetrics' default search matrices: omega of ggm blocks, kappa of prec blocks."""
+    out = []
+    for block, kind in spec.types.items():
+        if kind == "ggm":
+            out.append(f"omega_{block}")
+        elif kind == "prec":
+            out.append(f"kappa_{block}")
+    return out
+
+
+def _check_matrices(spec: MLVMSpec, matrices):
+    if matrices is None:
+        return None
+    if isinstance(matrices, str):
+        matrices = [matrices]
+    unknown = [m for m in matrices if m not in spec.matrices]
+    if unknown:
+        raise ValueError(f"matrices: {unknown} are not parameter matrices of this model; "
+                         f"valid: {list(spec.matrices)}")
+    return list(matrices)
+
+
+def _candidates(spec: MLVMSpec, matrices) -> list[tuple[str, int, int]]:
+    """Fixed, non-identified cells that may be freed (lower triangle of symmetric kinds)."""
+    from pm_mlvm.spec.matrices import allowed_cells
+
+    names = matrices if matrices is not None else list(spec.matrices)
+    out = []
+    for name in names:
+        mat = spec.matrices[name]
+        if spec.observed_only and (name == "lambda" or "epsilon" in name):
+            continue
+        if name == "nu":
+            continue
+        if mat.kind == "diagonal":  # scale matrices: freeing a fixed SD/delta is not a path
+            continue
+        mask = allowed_cells(mat.kind, mat.shape) & ~mat.free & ~mat.identified
+        if name.startswith("beta"):
+            mask &= ~np.eye(*mat.shape, dtype=bool)
+        cols, rows = np.nonzero(mask.T)
+        out += [(name, int(r), int(c)) for r, c in zip(rows, cols)]
+    return out
+
+
+def _freed(spec: MLVMSpec, cells) -> MLVMSpec:
+    by_matrix = {}
+    for name, r, c in cells:
+        by_matrix.setdefault(name, []).append((r, c))
+    for name, rc in by_matrix.items():
+        spec = spec.with_matrix(spec.matrices[name].with_cells(rc, free=True))
+    return spec
+
+
+def _information(fit, fns, theta):
+    if fit.stats.has_missing:
+        return observed_information(fns.logl_grad, theta)
+    mu, sw, sb = fns.moments(theta)
+    d_mu, d_w, d_b = fns.jacobian(theta)
+    return expected_information(fit.stats.sizes, fit.stats.size_counts, sw, sb, d_mu, d_w, d_b)
+
+
+def _host_position(host: MLVMSpec, name: str, r: int, c: int) -> int:
+    mat = host.matrices[name]
+    rows, cols = mat.free_cells
+    hit = np.flatnonzero((rows == r) & (cols == c))
+    if not len(hit):
+        raise ValueError(f"{name}[{r},{c}] is not free in the host model")
+    return host.offsets[name].start + int(hit[0])
+
+
+def _score_tests(fit, cells, host: MLVMSpec | None = None):
+    """(MI, EPC) for each candidate cell, each tested alone against the current model.
+
+    ``host`` is any specification freeing the current parameters and the candidates (a
+    search reuses one); by default the current model plus the candidates.
+    """
+    if not cells:
+        return np.zeros(0), np.zeros(0)
+    host = host or _freed(fit.spec, cells)
+    fns = compiled_for(host, fit.stats, mode=fit.mode)
+    index, template = embedding_index(fit.spec, host)
+    theta = template.copy()
+    theta[index] = fit.theta
+    _, grad = fns.logl_grad(theta)
+    info = _information(fit, fns, theta)
+    new = np.array([_host_position(host, *cell) for cell in cells])
+    i_cc = info[np.ix_(index, index)]
+    i_nc = info[np.ix_(new, index)]
+    try:
+        solved = np.linalg.solve(i_cc, i_nc.T)
+    except np.linalg.LinAlgError:
+        solved = np.linalg.pinv(i_cc) @ i_nc.T
+    v = np.diag(info[np.ix_(new, new)]) - np.einsum("ij,ji->i", i_nc, solved)
+    g = grad[new]
+    ok = v > np.sqrt(np.finfo(float).eps) * max(1.0, np.abs(np.diag(info)).max())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ok, g**2 / v, np.nan), np.where(ok, g / v, np.nan)
+
+
+def modification_indices(fit, matrices=None) -> pd.DataFrame:
+    """Score tests of every fixed, non-identifying cell (sorted by MI, largest first)."""
+    matrices = _check_matrices(fit.spec, matrices)
+    cells = _candidates(fit.spec, matrices)
+    mi, epc = _score_tests(fit, cells)
+    rows = []
+    for (name, r, c), m, e in zip(cells, mi, epc):
+        mat = fit.spec.matrices[name]
+        rows.append(dict(matrix=name, row=mat.row_names[r], col=mat.col_names[c],
+                         level=mat.level, mi=m, pvalue=sps.chi2.sf(m, 1) if np.isfinite(m)
+                         else np.nan, epc=e))
+    table = pd.DataFrame(rows, columns=["matrix", "row", "col", "level", "mi", "pvalue", "epc"])
+    return table.sort_values("mi", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def adjust_pvalues(p: np.ndarray, method: str) -> np.ndarray:
+    """Bonferroni, Holm, or Benjamini-Hochberg ("fdr") adjusted p-values."""
+    if method not in ADJUST:
+        raise ValueError(f"adjust={method!r}; valid: {', '.join(map(repr, ADJUST))}")
+    p = np.asarray(p, dtype=float)
+    m = len(p)
+    if method == "none" or m == 0:
+        return p.copy()
+    if method == "bonferroni":
+        return np.minimum(p * m, 1.0)
+    order = np.argsort(p)
+    ranked = p[order]
+    if method == "holm":
+        adj = np.maximum.accumulate((m - np.arange(m)) * ranked)
+    else:  # fdr: Benjamini-Hochberg, min over j >= i of m p_(j) / j
+        adj = np.minimum.accumulate((ranked * m / np.arange(1, m + 1))[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def _refit(fit, spec, start_theta, host, history):
+    from pm_mlvm.ml.fit import fit_ml
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="estimates on a bound")
+        return fit_ml(spec, fit.stats, information=fit.information, start=start_theta,
+                      estimator=fit.estimator, mode=fit.mode, host=host, history=history)
+
+
+def _tested(fit, matrices):
+    """Free off-diagonal cells of the search matrices with their Wald p-values."""
+    table = fit.parameters()
+    table = table[table["free"] & table["matrix"].isin(matrices) & (table["row"] != table["col"])]
+    return table
+
+
+def prune(fit, alpha=0.01, adjust="none", matrices=None, recursive=True):
+    """Fix non-significant network cells to zero and refit (see the module docstring)."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha={alpha!r} must be in (0, 1)")
+    matrices = _check_matrices(fit.spec, matrices) or network_matrices(fit.spec)
+    if not matrices:
+        warnings.warn("prune: the model has no ggm or prec blocks, so nothing is tested; pass "
+                      "matrices=[...] to prune others", UserWarning, stacklevel=2)
+        return fit
+    host = fit.host or fit.spec
+    history = list(fit.history)
+    current = fit
+    while True:
+        tested = _tested(current, matrices)
+        if tested.empty:
+            break
+        adjusted = adjust_pvalues(tested["pvalue"].fillna(1.0).to_numpy(), adjust)
+        drop = tested[adjusted > alpha]
+        if drop.empty:
+            break
+        spec = current.spec
+        removed = []
+        for row in drop.itertuples():
+            mat = spec.matrices[row.matrix]
+            r, c = mat.row_names.index(row.row), mat.col_names.index(row.col)
+            spec = spec.with_matrix(mat.with_cells([(r, c)], free=False, value=0.0))
+            removed.append((row.matrix, row.row, row.col))
+        keep = ~np.isin(current.spec.parameter_table()["par"], drop["par"])
+        history.append({"step": "prune", "removed": removed, "alpha": alpha,
+                        "adjust": adjust})
+        current = _refit(current, spec, current.theta[keep], host, history)
+        if not recursive:
+            break
+    return current
+
+
+def stepup(fit, alpha=0.01, criterion="bic", matrices=None, max_steps=None, progress=False):
+    """Add network cells one at a time by largest modification index (module docstring)."""
+    if criterion not in ("bic", "bic_n", "aic"):
+        raise ValueError(f"criterion={criterion!r}; valid: 'bic', 'bic_n', 'aic'")
+    matrices = _check_matrices(fit.spec, matrices) or network_matrices(fit.spec)
+    if not matrices:
+        warnings.warn("stepup: the model has no ggm or prec blocks; pass matrices=[...]",
+                      UserWarning, stacklevel=2)
+        return fit
+    host = _freed(fit.host or fit.spec, _candidates(fit.host or fit.spec, matrices))
+    history = list(fit.history)
+    current = fit
+    crit_limit = sps.chi2.isf(alpha, 1)
+    steps = 0
+    while max_steps is None or steps < max_steps:
+        cells = _candidates(current.spec, matrices)
+        if not cells:
+            break
+        mi, epc = _score_tests(current, cells, host=host)
+        if not np.any(np.isfinite(mi)) or np.nanmax(mi) <= crit_limit:
+            break
+        k = int(np.nanargmax(mi))
+        name, r, c = cells[k]
+        spec = _freed(current.spec, [cells[k]])
+        idx, _ = embedding_index(current.spec, spec)
+        start = np.zeros(spec.npar)
+        start[idx] = current.theta
+        new_pos = np.setdiff1d(np.arange(spec.npar), idx)
+        low, high = spec.bounds()
+        start[new_pos] = np.clip(np.nan_to_num(epc[k]), low[new_pos] + 1e-3,
+                                 high[new_pos] - 1e-3)
+        candidate = _refit(current, spec, start, host, history)
+        lr = 2 * (candidate.logl - current.logl)
+        better = candidate.fit_measures()[criterion] <= current.fit_measures()[criterion]
+        if not (sps.chi2.sf(lr, 1) < alpha and better):
+            break
+        mat = spec.matrices[name]
+        history.append({"step": "stepup", "added": (name, mat.row_names[r], mat.col_names[c]),
+                        "mi": float(mi[k]), "lr": float(lr)})
+        current = replace(candidate, history=tuple(history))
+        steps += 1
+        if progress:
+            print(f"stepup {steps}: freed {name}[{mat.row_names[r]},{mat.col_names[c]}] "
+                  f"(MI {mi[k]:.2f}, LR {lr:.2f})", flush=True)
+    return current
+
