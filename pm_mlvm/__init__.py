@@ -6,7 +6,13 @@ use.
 
 from __future__ import annotations
 
-from pm_mlvm.stats import MissingPatterns, TwoLevelStats, simulate_twolevel
+from pm_mlvm.stats import (
+    MissingPatterns,
+    TwoLevelStats,
+    load_seed_example,
+    seed_example,
+    simulate_twolevel,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -25,7 +31,8 @@ _LAZY = {
     "TwoLevelNormal": "pm_mlvm.model.distribution",
 }
 
-__all__ = ["MissingPatterns", "TwoLevelStats", "simulate_twolevel", *_LAZY]
+__all__ = ["MissingPatterns", "TwoLevelStats", "load_seed_example", "seed_example",
+           "simulate_twolevel", *_LAZY]
 
 
 def __getattr__(name: str):

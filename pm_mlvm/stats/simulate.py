@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["simulate_twolevel", "cluster_sizes"]
+__all__ = ["simulate_twolevel", "cluster_sizes", "seed_example", "load_seed_example"]
 
 
 def cluster_sizes(n_clusters: int, size, rng: np.random.Generator) -> np.ndarray:
@@ -46,3 +46,25 @@ def simulate_twolevel(
     frame = pd.DataFrame(y, columns=names)
     frame[cluster_col] = cl
     return frame
+
+
+SEED_LAMBDA = {"F1": ["y1", "y2", "y3"], "F2": ["y4", "y5", "y6"]}
+
+
+def seed_example(n_clusters: int = 60, cluster_size=10, rng=2) -> pd.DataFrame:
+    """Data as in the psychonetrics seed example: two factors with loadings (1, .8, .6) on
+    three indicators each, Ψ_W = I, Ψ_B = 0.5 I, Θ_W = 0.5 I, Θ_B = 0.3 I, ν = 0."""
+    lam = np.zeros((6, 2))
+    lam[:3, 0] = lam[3:, 1] = [1.0, 0.8, 0.6]
+    sw = lam @ lam.T + 0.5 * np.eye(6)
+    sb = lam @ (0.5 * np.eye(2)) @ lam.T + 0.3 * np.eye(6)
+    return simulate_twolevel(n_clusters, cluster_size, np.zeros(6), sw, sb, rng=rng)
+
+
+def load_seed_example() -> pd.DataFrame:
+    """The seed example's 60 clusters × 10 data set shipped with the package (columns y1..y6
+    and ``cluster``); made by ``seed_example()`` and stored as CSV so it never changes."""
+    from importlib.resources import files
+
+    with files("pm_mlvm.data").joinpath("seed_example.csv").open("r") as handle:
+        return pd.read_csv(handle)

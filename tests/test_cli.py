@@ -1,0 +1,84 @@
+"""The pm-mlvm command line."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import pm_mlvm as pmv
+from pm_mlvm.cli import main
+
+
+@pytest.fixture(scope="module")
+def seed_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "seed.csv"
+    pmv.load_seed_example().to_csv(path, index=False)
+    return path
+
+
+def test_fit_prints_fit_measures_and_latent_covariances_and_json_round_trips(
+        seed_csv, tmp_path, capsys):
+    out_json = tmp_path / "out.json"
+    status = main(["fit", str(seed_csv), "--clusters", "cluster", "--factor", "F1=y1,y2,y3",
+                   "--factor", "F2=y4,y5,y6", "--json", str(out_json)])
+    assert status == 0
+    text = capsys.readouterr().out
+    for token in ("chi-square", "df 20", "CFI", "TLI", "RMSEA", "sigma_zeta_between",
+                  "sigma_zeta_within"):
+        assert token in text
+    result = json.loads(out_json.read_text())
+    assert set(result) >= {"fit_measures", "parameters", "matrices"}
+    direct = pmv.ml_lvm(pmv.load_seed_example(), {"F1": ["y1", "y2", "y3"],
+                                                  "F2": ["y4", "y5", "y6"]},
+                        clusters="cluster").fit()
+    assert result["fit_measures"]["chisq"] == pytest.approx(direct.fit_measures()["chisq"],
+                                                            rel=1e-9)
+    assert result["matrices"]["sigma_zeta_between"]["rows"] == ["F1", "F2"]
+    assert len(result["parameters"]) == len(direct.parameters())
+
+
+def test_network_options_and_prune(seed_csv, capsys):
+    status = main(["fit", str(seed_csv), "--clusters", "cluster", "--factor", "F1=y1,y2,y3",
+                   "--factor", "F2=y4,y5,y6", "--within-latent", "ggm", "--between-latent",
+                   "ggm", "--prune", "0.05", "--estimator", "ML"])
+    assert status == 0
+    text = capsys.readouterr().out
+    assert "delta_zeta_within" in text and "prune (alpha=0.05" in text
+
+
+def test_demo_runs_on_the_shipped_data(capsys):
+    assert main(["demo"]) == 0
+    assert "Fit measures" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["fit", "missing.csv", "--clusters", "c"], "data file 'missing.csv' not found"),
+    (["fit", "{csv}", "--clusters", "school"], "clusters='school' is not a column"),
+    (["fit", "{csv}", "--clusters", "cluster", "--factor", "F1"], "--factor 'F1' is malformed"),
+    (["fit", "{csv}", "--clusters", "cluster", "--factor", "F1=y1,y9"], "['y9'] are not among"),
+    (["fit", "{csv}", "--clusters", "cluster", "--within-latent", "dense"], "invalid choice"),
+    (["fit", "{csv}"], "the following arguments are required: --clusters"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_is_one_line_on_stderr_with_exit_code_2(seed_csv, capsys, argv, message):
+    argv = [a.replace("{csv}", str(seed_csv)) for a in argv]
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # argparse errors
+        status = exc.code
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_the_installed_command_has_help_everywhere():
+    exe = shutil.which("pm-mlvm") or None
+    base = [exe] if exe else [sys.executable, "-m", "pm_mlvm.cli"]
+    for args in ([], ["fit"], ["demo"]):
+        out = subprocess.run(base + args + ["--help"], capture_output=True, text=True,
+                             check=False)
+        assert out.returncode == 0 and "usage: pm-mlvm" in out.stdout
