@@ -135,7 +135,10 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
         if deterministics:
             for name, mat in spec.matrices.items():
                 if mat.n_free:
-                    pm.Deterministic(name, moments["matrices"][name], dims=_dims(spec, name))
+                    value = moments["matrices"][name]
+                    if mat.kind == "vector":
+                        value = value[:, 0]
+                    pm.Deterministic(name, value, dims=_dims(spec, name))
             pm.Deterministic("mu", moments["mu"], dims=(VARIABLE_DIM,))
             pm.Deterministic("sigma_within", moments["sigma_within"],
                              dims=(VARIABLE_DIM, VARIABLE_DIM_2))

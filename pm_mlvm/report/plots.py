@@ -20,7 +20,8 @@ def plot_network(fit, matrix: str = "omega_zeta_within", ax=None, threshold: flo
     """Draw a partial-correlation network (a ``omega_*`` matrix, or any square matrix).
 
     Nodes sit on a circle labelled with the variable / latent names; an edge's width is
-    proportional to |weight| and its colour gives the sign. Returns the matplotlib Figure.
+    proportional to the absolute weight and its colour gives the sign. Returns the matplotlib
+    Figure.
     """
     plt = _matplotlib()
     frame = fit.matrix(matrix)

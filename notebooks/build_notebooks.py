@@ -1,0 +1,159 @@
+"""Write the tutorial notebooks from their cells and execute them (outputs are stored).
+
+Run:  python notebooks/build_notebooks.py      (PM_MLVM_FAST=1 for short sampling runs)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+HERE = Path(__file__).parent
+
+SETUP = """import os
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import warnings
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+import numpy as np
+import pandas as pd
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+%matplotlib inline
+import pm_mlvm as pmv
+FAST = os.environ.get("PM_MLVM_FAST") == "1"   # CI runs the notebooks with short chains"""
+
+NOTEBOOKS = {
+    "01_quickstart.ipynb": [
+        ("md", "# Quickstart: a two-level CFA\n\nThe psychonetrics seed example: 60 clusters "
+               "of 10 units, two factors measured by six indicators on both levels. The data "
+               "set ships with pm_mlvm."),
+        ("code", SETUP),
+        ("code", "data = pmv.load_seed_example()\ndata.head()"),
+        ("md", "One loading matrix is shared by both levels; each level has its own latent "
+               "and residual covariance. `fit()` is maximum likelihood with SEs from the "
+               "expected information."),
+        ("code", 'model = pmv.ml_lvm(data, lambda_={"F1": ["y1", "y2", "y3"], '
+                 '"F2": ["y4", "y5", "y6"]},\n                   clusters="cluster")\n'
+                 "fit = model.fit()\nmodel"),
+        ("code", 'fit.fit_measures()[["chisq", "df", "pvalue", "cfi", "tli", "rmsea", '
+                 '"rmsea_n", "srmr_within", "srmr_between"]]'),
+        ("code", 'fit.matrix("sigma_zeta_between").round(3)'),
+        ("code", 'fit.matrix("sigma_zeta_within").round(3)'),
+        ("code", "print(fit.summary())"),
+        ("md", "lavaan's default standard errors for two-level models use the observed "
+               "information:"),
+        ("code", 'obs = model.fit(information="observed")\n'
+                 'pd.DataFrame({"expected": fit.parameters()["se"], '
+                 '"observed": obs.parameters()["se"]}).head(10)'),
+        ("code", 'pmv.plot_parameters(fit, matrices=["lambda", "sigma_zeta_within", '
+                 '"sigma_zeta_between"]);'),
+        ("md", "A one-factor model is clearly rejected; `compare` gives the likelihood-ratio "
+               "test."),
+        ("code", 'one = pmv.ml_lvm(data, {"F": [f"y{k}" for k in range(1, 7)]}, '
+                 'clusters="cluster").fit()\npmv.compare(fit, one, names=["two factors", '
+                 '"one factor"])'),
+    ],
+    "02_network_models.ipynb": [
+        ("md", "# Network models: two-level GGMs, pruning and step-up search"),
+        ("code", SETUP),
+        ("md", "Simulate sparse partial-correlation networks on both levels of eight "
+               "variables."),
+        ("code", "p = 8\nomega_w = np.zeros((p, p))\nfor i in range(p - 1):\n"
+                 "    omega_w[i + 1, i] = 0.3\nomega_w = omega_w + omega_w.T\n"
+                 "omega_b = np.zeros((p, p))\nomega_b[1, 0] = omega_b[3, 2] = "
+                 "omega_b[7, 6] = 0.4\nomega_b = omega_b + omega_b.T\n"
+                 "def ggm_cov(omega, sd):\n    d = np.diag(sd)\n"
+                 "    return d @ np.linalg.inv(np.eye(len(sd)) - omega) @ d\n"
+                 "data = pmv.simulate_twolevel(150, 10, np.zeros(p), ggm_cov(omega_w, "
+                 "np.ones(p)),\n                             ggm_cov(omega_b, 0.7 * np.ones(p)),"
+                 " rng=1)"),
+        ("md", "`ml_lnm(lambda_=None)` is the observed-variable two-level GGM: both levels "
+               "are saturated networks."),
+        ("code", 'full = pmv.ml_lnm(data, None, clusters="cluster").fit()\n'
+                 'full.matrix("omega_zeta_within").round(2)'),
+        ("code", "pruned = full.prune(alpha=0.01)\npruned.history"),
+        ("code", "fig, axes = plt.subplots(1, 2, figsize=(10, 5))\n"
+                 'pmv.plot_network(pruned, "omega_zeta_within", ax=axes[0]);\n'
+                 'pmv.plot_network(pruned, "omega_zeta_between", ax=axes[1]);'),
+        ("md", "Step-up search from empty networks, and the comparison of all three."),
+        ("code", 'empty = pmv.ml_lnm(data, None, clusters="cluster", '
+                 'omega_zeta_within="zero",\n                   omega_zeta_between="zero").fit()'
+                 "\nstepped = empty.stepup(alpha=0.01)\n"
+                 'pmv.compare(full, pruned, stepped, names=["full", "pruned", "stepup"])'),
+        ("code", 'pruned.modification_indices().head()'),
+    ],
+    "03_bayesian_workflow.ipynb": [
+        ("md", "# Bayesian workflow with `TwoLevelNormal`\n\nThe two-level likelihood is a "
+               "PyMC building block: write your own priors, sample with NUTS, and compare "
+               "models by leave-one-cluster-out."),
+        ("code", SETUP + "\nimport pymc as pm\nimport arviz as az\n"
+                 "draws, tune = (150, 150) if FAST else (1000, 1000)"),
+        ("code", "data = pmv.simulate_twolevel(40, 8, np.zeros(3), np.eye(3) + 0.3,\n"
+                 "                             0.4 * np.eye(3) + 0.1, rng=3)\n"
+                 'stats = pmv.TwoLevelStats.from_dataframe(data, clusters="cluster")\nstats'),
+        ("code", "with pm.Model() as model:\n    mu = pm.Normal(\"mu\", 0, 5, shape=3)\n"
+                 "    chol_w, _, _ = pm.LKJCholeskyCov(\"chol_w\", n=3, eta=2, "
+                 "sd_dist=pm.HalfNormal.dist(2, shape=3))\n"
+                 "    chol_b, _, _ = pm.LKJCholeskyCov(\"chol_b\", n=3, eta=2, "
+                 "sd_dist=pm.HalfNormal.dist(2, shape=3))\n"
+                 "    sigma_w = pm.Deterministic(\"sigma_within\", chol_w @ chol_w.T)\n"
+                 "    sigma_b = pm.Deterministic(\"sigma_between\", chol_b @ chol_b.T)\n"
+                 "    pmv.TwoLevelNormal(\"y\", mu, sigma_w, sigma_b, observed=stats)\n"
+                 "    idata = pm.sample(draws=draws, tune=tune, chains=2, random_seed=1,\n"
+                 "                      progressbar=False, idata_kwargs={\"log_likelihood\": "
+                 "True})"),
+        ("code", 'az.summary(idata, var_names=["mu", "sigma_within", "sigma_between"])'),
+        ("code", 'az.plot_trace(idata, var_names=["mu"]);'),
+        ("md", "One log-likelihood value per cluster, so `az.loo` leaves out whole "
+               "clusters:"),
+        ("code", 'idata.log_likelihood["y"].dims, az.loo(idata)'),
+        ("md", "The `ml_lvm` family builds the same kind of model for you "
+               "(`model.pymc_model`), with flat priors on each parameter's support."),
+        ("code", 'cfa = pmv.ml_lvm(pmv.load_seed_example(), {"F1": ["y1", "y2", "y3"], '
+                 '"F2": ["y4", "y5", "y6"]},\n                 clusters="cluster")\n'
+                 "cfa.pymc_model"),
+    ],
+    "04_missing_data.ipynb": [
+        ("md", "# Within-cluster missing data"),
+        ("code", SETUP),
+        ("code", "data = pmv.seed_example(n_clusters=80, cluster_size=(5, 15), rng=7)\n"
+                 "rng = np.random.default_rng(8)\ncols = [f\"y{k}\" for k in range(1, 7)]\n"
+                 "mask = rng.random((len(data), 6)) < 0.10\n"
+                 "observed = data.copy()\nobserved[cols] = observed[cols].mask(mask)\n"
+                 "observed.isna().mean().round(3)"),
+        ("md", "With missing cells the default estimator is FIML (psychonetrics' rule); "
+               "`estimator=\"ML\"` evaluates the same exact likelihood cluster by cluster."),
+        ("code", 'lam = {"F1": ["y1", "y2", "y3"], "F2": ["y4", "y5", "y6"]}\n'
+                 'model = pmv.ml_lvm(observed, lam, clusters="cluster")\n'
+                 "model.estimator, model.estimator_reason"),
+        ("code", "fit = model.fit()\nfit.information, fit.notes"),
+        ("code", 'fit.fit_measures()[["chisq", "df", "pvalue", "cfi", "rmsea_n"]]'),
+        ("md", "Against the complete data:"),
+        ("code", 'complete = pmv.ml_lvm(data, lam, clusters="cluster").fit()\n'
+                 'pd.DataFrame({"complete": complete.parameters()["est"], '
+                 '"10% missing": fit.parameters()["est"]}).round(3).head(12)'),
+    ],
+}
+
+
+def build(name: str, cells, execute: bool = True, timeout: int = 900):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell(src) if kind == "md"
+                else nbformat.v4.new_code_cell(src) for kind, src in cells]
+    if execute:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(HERE)}}).execute()
+    nbformat.write(nb, HERE / name)
+
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or list(NOTEBOOKS)
+    for name in names:
+        build(name, NOTEBOOKS[name])
+        print("wrote", name)

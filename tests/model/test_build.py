@@ -1,0 +1,39 @@
+"""The one pm.Model of an ml_lvm specification."""
+
+import numpy as np
+import pytest
+
+import pm_mlvm as pmv
+
+TWO = {"F1": ["y1", "y2", "y3"], "F2": ["y4", "y5", "y6"]}
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(within_latent="ggm", between_residual="cor")])
+def test_pymc_model_has_named_matrices_and_its_loglik_is_the_fits(kwargs):
+    model = pmv.ml_lvm(pmv.load_seed_example(), TWO, clusters="cluster", **kwargs)
+    fit = model.fit()
+    pm_model = model.pymc_model
+    for name in ("lambda", "nu", "mu", "sigma_within", "sigma_between"):
+        assert name in pm_model.named_vars
+    assert pm_model.named_vars_to_dims["lambda"] == ("variable", "latent")
+    assert list(pm_model.coords["latent"]) == ["F1", "F2"]
+    assert len(pm_model.coords["cluster"]) == 60
+    # put the ML estimates into the model's free variables and evaluate its log-likelihood
+    point = {}
+    table = fit.spec.parameter_table()
+    from pm_mlvm.model.build import _groups
+
+    for group in _groups(fit.spec):
+        rv = pm_model[group.var_name]
+        value_var = pm_model.rvs_to_values[rv]
+        transform = pm_model.rvs_to_transforms.get(rv)
+        value = fit.theta[group.theta_index]
+        if transform is not None:
+            value = transform.forward(value, *rv.owner.inputs).eval()
+        point[value_var.name] = value
+    assert len(table) == fit.npar
+    logl = pm_model.compile_logp(vars=[pm_model["loglik"]])(point)
+    assert logl == pytest.approx(fit.logl, rel=1e-10)
+    mu = pm_model.compile_fn(pm_model.replace_rvs_by_values([pm_model["mu"]])[0],
+                             inputs=pm_model.value_vars, on_unused_input="ignore")(point)
+    np.testing.assert_allclose(mu, fit.matrix("mu")["mu"].to_numpy(), atol=1e-12)
