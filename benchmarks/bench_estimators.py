@@ -28,19 +28,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import pm_mlvm as pmv  # noqa: E402
+from _common import LAM, LAVAAN_MODEL, SIGMA_B, SIGMA_W, TWO  # noqa: E402, F401
 
-LAM = np.zeros((6, 2))
-LAM[:3, 0] = LAM[3:, 1] = [1.0, 0.8, 0.6]
-SW = LAM @ LAM.T + 0.5 * np.eye(6)
-SB = LAM @ (0.5 * np.eye(2)) @ LAM.T + 0.3 * np.eye(6)
-TWO = {"F1": ["y1", "y2", "y3"], "F2": ["y4", "y5", "y6"]}
-LAVAAN_MODEL = """level: 1
-  F1 =~ y1 + a2*y2 + a3*y3
-  F2 =~ y4 + a5*y5 + a6*y6
-level: 2
-  F1 =~ y1 + a2*y2 + a3*y3
-  F2 =~ y4 + a5*y5 + a6*y6
-"""
 R_SCRIPT = r"""
 suppressMessages(library(lavaan))
 args <- commandArgs(trailingOnly = TRUE)
@@ -54,7 +43,7 @@ cat(jsonlite::toJSON(list(seconds = median(times), logl = as.numeric(logLik(fit)
 
 
 def make_data(seed, missing=0.0):
-    df = pmv.simulate_twolevel(100, (18, 25), np.zeros(6), SW, SB, rng=seed)
+    df = pmv.simulate_twolevel(100, (18, 25), np.zeros(6), SIGMA_W, SIGMA_B, rng=seed)
     if missing:
         rng = np.random.default_rng(seed + 1)
         cols = [f"y{k}" for k in range(1, 7)]

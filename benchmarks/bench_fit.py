@@ -28,26 +28,13 @@ import pandas as pd  # noqa: E402
 
 t_import = time.perf_counter()
 import pm_mlvm as pmv  # noqa: E402
+from _common import LAM, LAVAAN_MODEL, SIGMA_B, SIGMA_W, TWO  # noqa: E402, F401
 
 pmv.ml_lvm  # noqa: B018 - load the PyMC layer now so the import is timed here
 import pm_mlvm.ml.fit  # noqa: E402, F401
 
 IMPORT_S = time.perf_counter() - t_import
 
-LAM = np.zeros((6, 2))
-LAM[:3, 0] = [1.0, 0.8, 0.6]
-LAM[3:, 1] = [1.0, 0.8, 0.6]
-SIGMA_W = LAM @ LAM.T + 0.5 * np.eye(6)
-SIGMA_B = LAM @ (0.5 * np.eye(2)) @ LAM.T + 0.3 * np.eye(6)
-TWO = {"F1": ["y1", "y2", "y3"], "F2": ["y4", "y5", "y6"]}
-LAVAAN_MODEL = """
-level: 1
-  F1 =~ y1 + a2*y2 + a3*y3
-  F2 =~ y4 + a5*y5 + a6*y6
-level: 2
-  F1 =~ y1 + a2*y2 + a3*y3
-  F2 =~ y4 + a5*y5 + a6*y6
-"""
 R_SCRIPT = r"""
 suppressMessages(library(lavaan))
 args <- commandArgs(trailingOnly = TRUE)

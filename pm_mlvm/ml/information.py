@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["expected_information", "observed_information", "invert_information"]
+__all__ = ["expected_information", "observed_information", "central_hessian",
+           "invert_information"]
 
 
 def expected_information(sizes, size_counts, sigma_within, sigma_between, d_mu, d_w, d_b):
@@ -38,20 +39,29 @@ def expected_information(sizes, size_counts, sigma_within, sigma_between, d_mu, 
     return 0.5 * (info + info.T)
 
 
-def observed_information(logl_grad, theta, rel_step: float = 1e-4) -> np.ndarray:
-    """−Hessian of logℓ at θ: (g(θ−2h) − 8g(θ−h) + 8g(θ+h) − g(θ+2h)) / 12h per column."""
-    theta = np.asarray(theta, dtype=float)
-    k = len(theta)
+def central_hessian(grad_fn, x, rel_step: float = 1e-4):
+    """Hessian by 4-point central differences of ``grad_fn`` (symmetrised), or None when
+    ``grad_fn`` returns None at a step (left the feasible set)."""
+    x = np.asarray(x, dtype=float)
+    k = len(x)
     hess = np.empty((k, k))
     for j in range(k):
-        h = rel_step * max(1.0, abs(theta[j]))
+        h = rel_step * max(1.0, abs(x[j]))
         grads = []
         for step in (-2.0, -1.0, 1.0, 2.0):
-            x = theta.copy()
-            x[j] += step * h
-            grads.append(logl_grad(x)[1])
+            y = x.copy()
+            y[j] += step * h
+            g = grad_fn(y)
+            if g is None:
+                return None
+            grads.append(g)
         hess[:, j] = (grads[0] - 8 * grads[1] + 8 * grads[2] - grads[3]) / (12 * h)
-    return -0.5 * (hess + hess.T)
+    return 0.5 * (hess + hess.T)
+
+
+def observed_information(logl_grad, theta, rel_step: float = 1e-4) -> np.ndarray:
+    """−Hessian of logℓ at θ: (g(θ−2h) − 8g(θ−h) + 8g(θ+h) − g(θ+2h)) / 12h per column."""
+    return -central_hessian(lambda x: logl_grad(x)[1], theta, rel_step)
 
 
 def invert_information(info: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import optimize
 
 from pm_mlvm.graph.evaluate import twolevel_loglik_grad
-from pm_mlvm.ml.information import expected_information
+from pm_mlvm.ml.information import central_hessian, expected_information
 from pm_mlvm.spec.structures import spectral_shift
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
@@ -170,20 +170,10 @@ def _fit(stats: TwoLevelStats, diagonal: bool, tol: float, max_iter: int = 500):
 
 
 def _observed_information(value_grad, phi, rel_step=1e-5):
-    k = len(phi)
-    hess = np.empty((k, k))
-    for j in range(k):
-        h = rel_step * max(1.0, abs(phi[j]))
-        cols = []
-        for s in (-2.0, -1.0, 1.0, 2.0):
-            x = phi.copy()
-            x[j] += s * h
-            g = value_grad(x)[1]
-            if g is None:
-                return _observed_information_forward(value_grad, phi, rel_step)
-            cols.append(g)
-        hess[:, j] = (cols[0] - 8 * cols[1] + 8 * cols[2] - cols[3]) / (12 * h)
-    return -0.5 * (hess + hess.T)
+    hess = central_hessian(lambda x: value_grad(x)[1], phi, rel_step)
+    if hess is None:
+        return _observed_information_forward(value_grad, phi, rel_step)
+    return -hess
 
 
 def _observed_information_forward(value_grad, phi, rel_step):
