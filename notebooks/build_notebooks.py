@@ -111,11 +111,21 @@ NOTEBOOKS = {
         ("md", "One log-likelihood value per cluster, so `az.loo` leaves out whole "
                "clusters:"),
         ("code", 'idata.log_likelihood["y"].dims, az.loo(idata)'),
-        ("md", "The `ml_lvm` family builds the same kind of model for you "
-               "(`model.pymc_model`), with flat priors on each parameter's support."),
+        ("md", "## The `ml_lvm` family, sampled\n\n`model.sample()` adds weakly "
+               "informative default priors to the model behind `fit()` and returns "
+               "labelled ArviZ data."),
         ("code", 'cfa = pmv.ml_lvm(pmv.load_seed_example(), {"F1": ["y1", "y2", "y3"], '
                  '"F2": ["y4", "y5", "y6"]},\n                 clusters="cluster")\n'
-                 "cfa.pymc_model"),
+                 "post = cfa.sample(draws=draws, tune=tune, chains=2, random_seed=1)\n"
+                 'az.summary(post, var_names=["lambda", "sigma_zeta_between"])'),
+        ("code", 'pd.DataFrame({"posterior mean": post.posterior["lambda"].mean(("chain", '
+                 '"draw")).values.ravel(),\n              "ML": cfa.fit().matrix("lambda")'
+                 '.values.ravel()}).round(3)'),
+        ("md", "Posterior predictive p-value of the likelihood-ratio discrepancy (near 0.5: "
+               "adequate fit):"),
+        ("code", "check = pmv.ppp(cfa, post, n_draws=50 if FAST else 200, random_seed=1)\n"
+                 "ax = check.to_frame().plot.scatter(x=\"observed\", y=\"replicated\")\n"
+                 "ax.axline((0, 0), slope=1, color=\"gray\")\ncheck.ppp"),
     ],
     "04_missing_data.ipynb": [
         ("md", "# Within-cluster missing data"),

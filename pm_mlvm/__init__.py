@@ -24,6 +24,8 @@ _LAZY = {
     "MLVM": "pm_mlvm.api",
     "compare": "pm_mlvm.ml.compare",
     "plot_network": "pm_mlvm.report.plots",
+    "ppp": "pm_mlvm.bayes.checks",
+    "edge_table": "pm_mlvm.bayes.checks",
     "plot_parameters": "pm_mlvm.report.plots",
     "twolevel_loglik": "pm_mlvm.graph.evaluate",
     "twolevel_loglik_grad": "pm_mlvm.graph.evaluate",

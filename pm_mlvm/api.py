@@ -104,6 +104,29 @@ class MLVM:
         return fit_ml(self.spec, self.stats, information=information, start=start, built=built,
                       maxiter=maxiter, estimator=self.estimator, mode=mode)
 
+    def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, priors=None,
+               random_seed=None, sparsity=None, **pm_kwargs):
+        """Sample the posterior with NUTS; returns ``arviz.InferenceData``.
+
+        Parameters
+        ----------
+        draws, tune, chains, random_seed
+            As ``pm.sample``.
+        priors : dict, optional
+            Overrides of the default priors by matrix name (``"lambda"``) or matrix and cell
+            class (``"sigma_zeta_between_diag"``): a ``.dist`` distribution or a function
+            ``size -> distribution``. Defaults: :mod:`pm_mlvm.bayes.priors`.
+        sparsity : {None, "horseshoe"}
+            A regularised horseshoe on the partial correlations of ``ggm`` blocks.
+        **pm_kwargs
+            Passed to ``pm.sample`` (e.g. ``nuts_sampler="nutpie"``, ``cores``,
+            ``target_accept``).
+        """
+        from pm_mlvm.bayes.sample import sample_mlvm
+
+        return sample_mlvm(self, draws=draws, tune=tune, chains=chains, priors=priors,
+                           random_seed=random_seed, sparsity=sparsity, **pm_kwargs)
+
     def __repr__(self) -> str:
         types = ", ".join(f"{k}={v}" for k, v in self.spec.types.items())
         return (f"MLVM(p={self.spec.n_vars}, q={self.spec.n_latent}, npar={self.npar}, "

@@ -36,7 +36,8 @@ from pm_mlvm.ml.information import central_hessian, expected_information
 from pm_mlvm.spec.structures import spectral_shift
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
-__all__ = ["ReferenceFit", "saturated_model", "baseline_model", "reference_models"]
+__all__ = ["ReferenceFit", "saturated_model", "baseline_model", "reference_models",
+           "fit_saturated"]
 
 _CACHE: OrderedDict = OrderedDict()
 _LOCK = threading.Lock()
@@ -274,6 +275,11 @@ def _reference(stats: TwoLevelStats, name: str, tol: float) -> ReferenceFit:
                       f"{max_grad:.2e}); chi-square and fit indices may be off", UserWarning,
                       stacklevel=4)
     return ReferenceFit(name, float(logl), npar, mu, sw, sb, max_grad, it, ok)
+
+
+def fit_saturated(stats: TwoLevelStats, tol: float = 1e-6) -> ReferenceFit:
+    """The saturated model fitted afresh (not cached; for replicated data sets)."""
+    return _reference(stats, "saturated", tol)
 
 
 def saturated_model(stats: TwoLevelStats, tol: float = 1e-8) -> ReferenceFit:

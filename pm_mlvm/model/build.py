@@ -7,8 +7,10 @@ their cells. The full parameter matrices, μ, Σ_W and Σ_B are ``pm.Determinist
 named after the psychonetrics matrices with variable/latent dimensions. The likelihood is
 :func:`~pm_mlvm.model.distribution.TwoLevelNormal` with the statistics in shared variables.
 
-Priors: ``prior_factory(matrix, cell_class, lower, upper, size) -> pm.Distribution`` chooses
-each group's prior; the default (:func:`flat_prior`) gives flat priors with the parameter's
+Priors: ``prior_factory(matrix, var_name, lower, upper, size)`` returns each group's prior,
+a ``pm.Distribution`` (``.dist``) or a ``(distribution, to_values)`` pair whose function maps
+the registered variable to the group's parameter values (e.g. partial correlations from an
+LKJ correlation matrix); the default (:func:`flat_prior`) gives flat priors with the parameter's
 bounds, so the posterior is the likelihood and ML is the MAP. ML never uses the priors: it
 optimises the likelihood term in the untransformed (bounded) space.
 """
@@ -99,7 +101,7 @@ def _coords(spec: MLVMSpec, groups) -> dict:
 def _dims(spec: MLVMSpec, name: str):
     """Dimension names of a parameter matrix: variables for ν, Λ rows and residual blocks,
     latents for β and latent blocks."""
-    if spec.matrices[name].kind == "vector":
+    if name in spec.matrices and spec.matrices[name].kind == "vector":
         return (VARIABLE_DIM,)
     if name == "lambda":
         return (VARIABLE_DIM, LATENT_DIM)
@@ -123,8 +125,10 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
     with pm.Model(coords=_coords(spec, groups)) as model:
         variables, positions = [], []
         for g in groups:
-            dist = prior_factory(g.matrix, g.var_name, g.lower, g.upper, len(g.cell_index))
-            variables.append(model.register_rv(dist, g.var_name, dims=(f"{g.var_name}_dim",)))
+            prior = prior_factory(g.matrix, g.var_name, g.lower, g.upper, len(g.cell_index))
+            dist, to_values = prior if isinstance(prior, tuple) else (prior, None)
+            rv = model.register_rv(dist, g.var_name, dims=(f"{g.var_name}_dim",))
+            variables.append(rv if to_values is None else to_values(rv))
             positions.append(g.theta_index)
         if variables:  # θ in spec order: concatenate the groups, then undo their order
             order = np.argsort(np.concatenate(positions))
@@ -139,6 +143,11 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
                     if mat.kind == "vector":
                         value = value[:, 0]
                     pm.Deterministic(name, value, dims=_dims(spec, name))
+            for block, cov in moments["blocks"].items():  # Σ of non-cov blocks, derived
+                name = f"sigma_{block}"
+                if name not in spec.matrices and not all(
+                        m.is_zero for m in spec.block_matrices(block).values()):
+                    pm.Deterministic(name, cov, dims=_dims(spec, name))
             pm.Deterministic("mu", moments["mu"], dims=(VARIABLE_DIM,))
             pm.Deterministic("sigma_within", moments["sigma_within"],
                              dims=(VARIABLE_DIM, VARIABLE_DIM_2))

@@ -1,0 +1,57 @@
+"""Sampling the ml_lvm model with NUTS: the spec's one pm.Model with priors added.
+
+The posterior holds the parameter matrices under psychonetrics' names (``lambda``, ``nu``,
+``sigma_zeta_within``, ``omega_zeta_between``, …), each block's covariance, ``mu``,
+``sigma_within`` and ``sigma_between``, with variable / latent dimensions; the free-parameter
+vectors and prior hyperparameters are removed. ``log_likelihood`` has one value per cluster
+(dimension ``cluster``, the user's cluster ids), for ``az.loo`` / ``az.compare``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pymc as pm
+
+from pm_mlvm._compat import package_version
+from pm_mlvm.bayes.priors import PriorFactory
+from pm_mlvm.model.build import LOGLIK_NAME, build_pymc_model
+
+__all__ = ["bayesian_model", "sample_mlvm"]
+
+
+def bayesian_model(mlvm, priors=None, sparsity=None):
+    """The BuiltModel of ``mlvm`` with the default (or given) priors."""
+    factory = PriorFactory(mlvm.spec, mlvm.stats, priors=priors, sparsity=sparsity)
+    return build_pymc_model(mlvm.spec, mlvm.stats, prior_factory=factory, deterministics=True)
+
+
+def _spec_summary(spec) -> str:
+    return json.dumps({
+        "variables": list(spec.var_names), "latents": list(spec.latent_names),
+        "types": spec.types, "identification": spec.identification, "npar": spec.npar,
+        "free": {name: mat.cell_labels() for name, mat in spec.matrices.items() if mat.n_free},
+    })
+
+
+def sample_mlvm(mlvm, draws=1000, tune=1000, chains=4, priors=None, random_seed=None,
+                sparsity=None, **pm_kwargs):
+    """NUTS posterior of ``mlvm`` as ``arviz.InferenceData`` (see the module docstring)."""
+    built = bayesian_model(mlvm, priors=priors, sparsity=sparsity)
+    model = built.model
+    keep = [var.name for var in model.deterministics]
+    pm_kwargs.setdefault("progressbar", False)
+    idata_kwargs = dict(pm_kwargs.pop("idata_kwargs", {}) or {})
+    idata_kwargs.setdefault("log_likelihood", True)
+    with model:
+        idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=random_seed,
+                          idata_kwargs=idata_kwargs, **pm_kwargs)
+    idata.posterior = idata.posterior[keep]
+    if "observed_data" in idata.groups():
+        del idata.observed_data
+    attrs = {"pm_mlvm_version": package_version("pm_mlvm") or "unknown",
+             "pm_mlvm_model": _spec_summary(mlvm.spec),
+             "pm_mlvm_estimator": "NUTS", "pm_mlvm_loglik": LOGLIK_NAME}
+    for group in idata.groups():
+        getattr(idata, group).attrs.update(attrs)
+    return idata

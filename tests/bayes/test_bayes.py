@@ -1,0 +1,176 @@
+"""Bayesian estimation: model.sample, priors, posterior predictive p-value, edge tables.
+
+Fast tests check structure with tiny runs or synthetic posteriors; the statistical claims
+(convergence, agreement with ML, LOO, ppp, edge separation, coverage) are slow tests:
+``.venv/bin/python -m pytest -m slow tests/bayes``.
+"""
+
+import json
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import pytest
+from scipy import stats as sps
+
+import pm_mlvm as pmv
+from pm_mlvm.bayes.sample import bayesian_model
+
+TWO = {"F1": ["y1", "y2", "y3"], "F2": ["y4", "y5", "y6"]}
+
+
+@pytest.fixture(scope="module")
+def seed_model():
+    return pmv.ml_lvm(pmv.load_seed_example(), TWO, clusters="cluster")
+
+
+def _ggm_cov(omega, sd):
+    d = np.diag(sd)
+    return d @ np.linalg.inv(np.eye(len(sd)) - omega) @ d
+
+
+def test_sample_returns_labelled_arviz_data_with_per_cluster_loglik():
+    df = pmv.simulate_twolevel(25, 6, np.zeros(4), np.eye(4) + 0.5, 0.3 * np.eye(4) + 0.2,
+                               rng=3)
+    df["cluster"] = "school_" + df["cluster"].astype(str)
+    model = pmv.ml_lvm(df, {"F": ["y1", "y2", "y3", "y4"]}, clusters="cluster",
+                       between_latent="ggm")
+    idata = model.sample(draws=20, tune=20, chains=1, random_seed=1)
+    post = idata.posterior
+    assert {"lambda", "nu", "sigma_zeta_within", "sigma_epsilon_within", "delta_zeta_between",
+            "sigma_zeta_between", "mu", "sigma_within", "sigma_between"} <= set(post.data_vars)
+    assert not [v for v in post.data_vars if "__free" in v]  # helper variables hidden
+    assert post["lambda"].dims[2:] == ("variable", "latent")
+    assert list(post["sigma_within"].coords["variable"].values) == ["y1", "y2", "y3", "y4"]
+    loglik = idata.log_likelihood["loglik"]
+    assert loglik.dims == ("chain", "draw", "cluster") and loglik.shape[-1] == 25
+    assert list(loglik.coords["cluster"].values) == list(model.stats.cluster_labels)
+    attrs = post.attrs
+    assert attrs["pm_mlvm_version"] and json.loads(attrs["pm_mlvm_model"])["types"][
+        "zeta_between"] == "ggm"
+
+
+def test_default_priors_are_scale_aware_and_overridable(seed_model):
+    built = bayesian_model(seed_model)
+    m = built.model
+    assert isinstance(m["lambda__free"].owner.op, type(pm.Normal.dist(0, 1).owner.op))
+    custom = bayesian_model(seed_model, priors={"lambda": pm.Normal.dist(0.0, 0.5)})
+    value = np.array([0.3, -0.2, 0.1, 0.4])
+    logp = custom.model.compile_logp(vars=[custom.model["lambda__free"]])(
+        {**custom.model.initial_point(), "lambda__free": value})
+    assert logp == pytest.approx(sps.norm(0, 0.5).logpdf(value).sum())
+    # nu's prior is centred on the data means
+    mu0 = m["nu__free"].owner.inputs[2].eval()
+    np.testing.assert_allclose(mu0, seed_model.stats.total_mean)
+    with pytest.raises(ValueError, match="priors: unknown keys \\['gamma'\\]"):
+        bayesian_model(seed_model, priors={"gamma": pm.Normal.dist()})
+    with pytest.raises(ValueError, match="sparsity='lasso'"):
+        bayesian_model(seed_model, sparsity="lasso")
+
+
+def test_ggm_prior_keeps_i_minus_omega_positive_definite():
+    data = pmv.simulate_twolevel(20, 5, np.zeros(5), np.eye(5), 0.5 * np.eye(5), rng=1)
+    model = pmv.ml_lnm(data, None, clusters="cluster")
+    built = bayesian_model(model)
+    omega = pm.draw(built.model["omega_zeta_between"], draws=300, random_seed=2)
+    eig = np.linalg.eigvalsh(np.eye(5)[None] - omega)
+    assert eig.min() > 0
+    assert np.abs(omega).max() < 1
+
+
+def test_horseshoe_option_shrinks_partial_correlations_with_hyperparameters():
+    data = pmv.simulate_twolevel(20, 5, np.zeros(5), np.eye(5), 0.5 * np.eye(5), rng=1)
+    built = bayesian_model(pmv.ml_lnm(data, None, clusters="cluster"), sparsity="horseshoe")
+    names = set(built.model.named_vars)
+    assert {"omega_zeta_within__free_tau", "omega_zeta_within__free_c2"} <= names
+    omega = pm.draw(built.model["omega_zeta_within"], draws=300, random_seed=3)
+    off = omega[:, np.tril_indices(5, -1)[0], np.tril_indices(5, -1)[1]]
+    assert np.abs(off).max() < 1
+    assert np.median(np.abs(off)) < 0.1  # most edges shrunk towards zero
+
+
+def test_edge_table_summarises_every_edge():
+    rng = np.random.default_rng(0)
+    draws = np.zeros((2, 400, 3, 3))
+    draws[..., 1, 0] = draws[..., 0, 1] = rng.normal(0.4, 0.05, size=(2, 400))
+    draws[..., 2, 0] = draws[..., 0, 2] = rng.normal(0.0, 0.03, size=(2, 400))
+    idata = az.from_dict(posterior={"omega_zeta_between": draws},
+                         coords={"latent": ["a", "b", "c"], "latent_": ["a", "b", "c"]},
+                         dims={"omega_zeta_between": ["latent", "latent_"]})
+    table = pmv.edge_table(idata, "omega_zeta_between", threshold=0.1)
+    assert len(table) == 3
+    top = table.iloc[0]
+    assert (top["row"], top["col"]) == ("b", "a") and top["prob_nonzero"] == 1.0
+    assert top["hdi_lower"] < 0.4 < top["hdi_upper"]
+    assert table.set_index(["row", "col"]).loc[("c", "a"), "prob_nonzero"] < 0.01
+    with pytest.raises(ValueError, match="not in the posterior"):
+        pmv.edge_table(idata, "omega_zeta_within")
+
+
+def _fake_posterior(fit, n=40):
+    implied = fit.implied()
+    post = {k: np.broadcast_to(implied[k].to_numpy(), (1, n, *implied[k].shape)).copy()
+            for k in ("mu", "sigma_within", "sigma_between")}
+    return az.from_dict(posterior=post)
+
+
+def test_ppp_rejects_a_clearly_misspecified_model(seed_model):
+    one = pmv.ml_lvm(pmv.load_seed_example(), {"F": [f"y{k}" for k in range(1, 7)]},
+                     clusters="cluster")
+    result = pmv.ppp(one, _fake_posterior(one.fit()), n_draws=30, random_seed=1)
+    assert result.ppp < 0.05
+    assert result.observed.shape == result.replicated.shape == (30,)
+    frame = result.to_frame()
+    assert list(frame.columns) == ["observed", "replicated"]
+    good = pmv.ppp(seed_model, _fake_posterior(seed_model.fit()), n_draws=30, random_seed=1)
+    assert good.ppp > 0.1
+
+
+# ----------------------------------------------------------------------------- slow
+@pytest.mark.slow
+def test_seed_example_posterior_converges_and_agrees_with_ml():
+    model = pmv.ml_lvm(pmv.seed_example(n_clusters=200, rng=5), TWO, clusters="cluster")
+    idata = model.sample(draws=1000, tune=1000, chains=2, random_seed=3, cores=2)
+    assert int(idata.sample_stats["diverging"].sum()) == 0
+    fit = model.fit()
+    names = ["lambda", "nu", "sigma_zeta_within", "sigma_zeta_between",
+             "sigma_epsilon_within", "sigma_epsilon_between"]
+    summary = az.summary(idata, var_names=names)
+    summary = summary[summary["sd"] > 0]  # fixed cells are constant
+    assert summary["r_hat"].max() <= 1.01
+    assert summary["ess_bulk"].min() >= 400
+    for name in names:
+        post = idata.posterior[name].mean(("chain", "draw")).to_numpy().reshape(-1)
+        ml = fit.matrix(name).to_numpy().reshape(-1)
+        np.testing.assert_allclose(post, ml, atol=0.1)
+
+
+@pytest.mark.slow
+def test_loo_prefers_the_true_model_and_ppp_separates():
+    data = pmv.load_seed_example()
+    good = pmv.ml_lvm(data, TWO, clusters="cluster")
+    bad = pmv.ml_lvm(data, {"F": [f"y{k}" for k in range(1, 7)]}, clusters="cluster")
+    ig = good.sample(draws=500, tune=700, chains=2, random_seed=1, cores=2)
+    ib = bad.sample(draws=500, tune=700, chains=2, random_seed=1, cores=2)
+    assert az.loo(ig).n_data_points == 60
+    table = az.compare({"two": ig, "one": ib})
+    assert table.index[0] == "two"
+    assert 0.1 < pmv.ppp(good, ig, random_seed=1).ppp < 0.9
+    assert pmv.ppp(bad, ib, random_seed=1).ppp < 0.05
+
+
+@pytest.mark.slow
+def test_edge_table_separates_true_and_absent_between_edges():
+    p = 5
+    ob = np.zeros((p, p))
+    ob[1, 0], ob[3, 2], ob[4, 1] = 0.45, -0.4, 0.4
+    ob = ob + ob.T
+    data = pmv.simulate_twolevel(200, 10, np.zeros(p), np.eye(p), _ggm_cov(ob, np.ones(p)),
+                                 rng=8)
+    model = pmv.ml_lnm(data, None, clusters="cluster")
+    idata = model.sample(draws=500, tune=700, chains=2, random_seed=2, cores=2)
+    table = pmv.edge_table(idata, "omega_zeta_between").set_index(["row", "col"])
+    true = {("y2", "y1"), ("y4", "y3"), ("y5", "y2")}
+    present = table.loc[[k for k in table.index if k in true], "prob_nonzero"]
+    absent = table.loc[[k for k in table.index if k not in true], "prob_nonzero"]
+    assert present.min() > absent.max()
