@@ -245,6 +245,11 @@ class MLResult:
 
         return fit_summary(self)
 
+    def _repr_html_(self) -> str:
+        from pm_mlvm.report.html import fit_html
+
+        return fit_html(self)
+
     def __repr__(self) -> str:
         status = "converged" if self.converged else "NOT converged"
         return (f"MLResult({self.estimator}, logl={self.logl:.4f}, npar={self.npar}, "

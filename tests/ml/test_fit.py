@@ -97,6 +97,8 @@ def test_results_are_labelled_and_immutable(seed_data):
     with pytest.raises(KeyError, match="unknown matrix 'gamma'"):
         fit.matrix("gamma")
     assert "Between level" in fit.summary()
+    page = fit._repr_html_()
+    assert "<table" in page and "cfi" in page and "sigma_zeta_between" in page
 
 
 def test_a_second_data_set_of_the_same_structure_reuses_the_compiled_functions(rng):
