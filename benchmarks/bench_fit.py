@@ -96,8 +96,9 @@ def main():
         rows.append({
             "case": label, "N": fit.stats.n_obs, "J": fit.stats.n_clusters,
             "pm_mlvm first fit s": round(first, 3), "pm_mlvm refit s": round(refit, 3),
-            "lavaan sem()+fitMeasures() s": round(lav_s, 3) if lav_s is not None else "Rscript not found"
-            if lav is None else f"error: {lav.get('error')}",
+            "lavaan sem()+fitMeasures() s": (
+                round(lav_s, 3) if lav_s is not None
+                else "Rscript not found" if lav is None else f"error: {lav.get('error')}"),
             "logl pm_mlvm": round(fit.logl, 4),
             "logl lavaan": round(lav["logl"], 4) if lav_s is not None else None,
         })

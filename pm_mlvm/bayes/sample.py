@@ -43,9 +43,13 @@ def sample_mlvm(mlvm, draws=1000, tune=1000, chains=4, priors=None, random_seed=
     pm_kwargs.setdefault("progressbar", False)
     idata_kwargs = dict(pm_kwargs.pop("idata_kwargs", {}) or {})
     idata_kwargs.setdefault("log_likelihood", True)
+    external = pm_kwargs.get("nuts_sampler", "pymc") != "pymc"
     with model:
         idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                          idata_kwargs=idata_kwargs, **pm_kwargs)
+                          **({} if external else {"idata_kwargs": idata_kwargs}), **pm_kwargs)
+        if idata_kwargs.get("log_likelihood") and "log_likelihood" not in idata.groups():
+            # external samplers (nutpie, …) ignore idata_kwargs
+            pm.compute_log_likelihood(idata, var_names=[LOGLIK_NAME], progressbar=False)
     idata.posterior = idata.posterior[keep]
     if "observed_data" in idata.groups():
         del idata.observed_data

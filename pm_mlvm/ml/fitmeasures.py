@@ -68,7 +68,9 @@ def rmsea_ci(chisq, df, n, level=0.90) -> tuple[float, float]:
 
     def ncp_for(prob):
         def f(lam):
-            return sps.ncx2.cdf(chisq, df, lam) - prob if lam > 0 else sps.chi2.cdf(chisq, df) - prob
+            if lam > 0:
+                return sps.ncx2.cdf(chisq, df, lam) - prob
+            return sps.chi2.cdf(chisq, df) - prob
 
         if f(0.0) < 0:  # even the central χ² puts X² below this quantile
             return 0.0

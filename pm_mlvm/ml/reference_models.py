@@ -134,7 +134,7 @@ def _fit(stats: TwoLevelStats, diagonal: bool, tol: float, max_iter: int = 500):
     newton = False
     it = 0
     short_steps = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - reported as the iteration count
         if np.max(np.abs(grad)) < tol:
             break
         mu, sw, sb = space.unpack(phi)

@@ -77,7 +77,7 @@ def _groups(spec: MLVMSpec) -> list[ParamGroup]:
         lower, upper = mat.bounds()
         offset = spec.offsets[name].start
         classes = {}
-        for k, (r, c) in enumerate(zip(rows, cols)):
+        for k in range(len(rows)):
             classes.setdefault((lower[k], upper[k]), []).append(k)
         split = len(classes) > 1
         for (lo, hi), cells in classes.items():

@@ -18,8 +18,9 @@ free, identified by the shared loadings).
 
 One deliberate departure from psychonetrics: when β has free paths on a level and the latent
 block's pattern is left at its default, only exogenous latents covary (lavaan's rule);
-psychonetrics would keep every covariance free, which leaves the model unidentified. The latent intercepts ν_η of psychonetrics are fixed
-at 0 in a single group and are not represented.
+psychonetrics would keep every covariance free, which leaves the model unidentified.
+The latent intercepts ν_η of psychonetrics are fixed at 0 in a single group and are not
+represented.
 
 The parameter vector θ is the free cells of the matrices in :attr:`MLVMSpec.order`, each in
 column-major order.

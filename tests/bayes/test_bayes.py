@@ -174,3 +174,13 @@ def test_edge_table_separates_true_and_absent_between_edges():
     present = table.loc[[k for k in table.index if k in true], "prob_nonzero"]
     absent = table.loc[[k for k in table.index if k not in true], "prob_nonzero"]
     assert present.min() > absent.max()
+
+
+@pytest.mark.slow
+def test_nutpie_sampler_works_where_installed():
+    pytest.importorskip("nutpie")  # optional: pip install nutpie
+    model = pmv.ml_lvm(pmv.load_seed_example(), TWO, clusters="cluster")
+    idata = model.sample(draws=300, tune=300, chains=2, random_seed=1, nuts_sampler="nutpie")
+    assert int(idata.sample_stats["diverging"].sum()) == 0
+    assert idata.log_likelihood["loglik"].shape[-1] == 60
+    assert "lambda" in idata.posterior

@@ -72,7 +72,7 @@ def test_gradient_matches_central_differences(rng):
         e = e + e.T
         v = rng.normal(size=3)
 
-        def f(m, w, b):
+        def f(m, w, b, stats=stats):
             return pmv.twolevel_loglik(stats, m, w, b)
 
         fd_w = (f(mu, sw + h * e, sb) - f(mu, sw - h * e, sb)) / (2 * h)

@@ -1,7 +1,5 @@
 """ML fits: equivalent parameterisations, exact recovery, results, reuse and warnings."""
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest

@@ -58,7 +58,7 @@ def test_a_flat_model_gives_the_normal_theory_mle_for_one_variable(rng):
     # one variable, balanced: the two-level MLE has closed form (ANOVA estimators)
     df = pmv.simulate_twolevel(30, 6, [1.0], [[1.0]], [[0.5]], rng=rng)
     stats = pmv.TwoLevelStats.from_dataframe(df, clusters="cluster")
-    with pm.Model() as model:
+    with pm.Model():
         mu = pm.Flat("mu")
         vw = pm.HalfFlat("vw")
         vb = pm.HalfFlat("vb")
