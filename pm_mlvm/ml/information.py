@@ -20,6 +20,13 @@ __all__ = ["expected_information", "observed_information", "central_hessian",
            "invert_information"]
 
 
+def _trace_products(inv, d):
+    """T_kl = tr(inv d_k inv d_l) for a stack d (k, p, p), as one BLAS product."""
+    k = d.shape[0]
+    y = np.matmul(np.matmul(inv[None], d), inv[None])  # inv d_k inv
+    return y.reshape(k, -1) @ d.reshape(k, -1).T
+
+
 def expected_information(sizes, size_counts, sigma_within, sigma_between, d_mu, d_w, d_b):
     """Expected information of θ from the Jacobians ∂μ/∂θ (p, k) and ∂Σ/∂θ (k, p, p)."""
     sizes = np.asarray(sizes, dtype=float)
@@ -29,13 +36,10 @@ def expected_information(sizes, size_counts, sigma_within, sigma_between, d_mu, 
     for n, m in zip(sizes, counts):
         inv = np.linalg.inv(sigma_within + n * sigma_between)
         info += m * n * d_mu.T @ inv @ d_mu
-        x = np.matmul(inv[None], d_w + n * d_b)  # Σ_s⁻¹ ∂_kΣ_s
-        info += 0.5 * m * np.einsum("kij,lji->kl", x, x)
+        info += 0.5 * m * _trace_products(inv, d_w + n * d_b)
     n_within = float(np.sum((sizes - 1.0) * counts))
     if n_within > 0:
-        inv_w = np.linalg.inv(sigma_within)
-        x = np.matmul(inv_w[None], d_w)
-        info += 0.5 * n_within * np.einsum("kij,lji->kl", x, x)
+        info += 0.5 * n_within * _trace_products(np.linalg.inv(sigma_within), d_w)
     return 0.5 * (info + info.T)
 
 
