@@ -10,10 +10,13 @@ parameter class             default prior
 ``nu``                      Normal(m, 2 s)
 ``lambda``                  Normal(0, 2) (loadings relative to the marker)
 ``beta_*``                  Normal(0, 1)
-``sigma_*`` diagonal        HalfNormal(2 v)
+``sigma_*`` (full pattern)  Σ = L L', L ~ LKJCholeskyCov(η = 2, sd ~ HalfNormal(2 √v)):
+                            positive definite by construction
+``sigma_*`` diagonal        HalfNormal(2 v)   (diagonal or sparse patterns)
 ``sigma_*`` off-diagonal    Normal(0, v)
 ``lowertri_*`` diagonal     HalfNormal(2 √v)  (positive: fixes the sign of each column)
 ``lowertri_*`` off-diag.    Normal(0, √v)
+``kappa_*`` (full pattern)  K = L L', L ~ LKJCholeskyCov(η = 2, sd ~ HalfNormal(2 / √v))
 ``kappa_*`` diagonal        HalfNormal(2 / v)
 ``kappa_*`` off-diagonal    Normal(0, 1 / v)
 ``delta_*``, ``SD_*``       HalfNormal(2 √v)
@@ -74,6 +77,21 @@ class PriorFactory:
         self.var_mean = float(np.mean(var))
         self.var = var
 
+    @property
+    def joint_matrices(self) -> tuple[str, ...]:
+        """Full ``sigma_*`` / ``kappa_*`` blocks get one joint LKJ prior (positive definite by
+        construction) unless the user overrides their prior."""
+        out = []
+        for name, mat in self.spec.matrices.items():
+            prefix = name.split("_")[0]
+            n = mat.shape[0]
+            full = mat.n_free == n * (n + 1) // 2 and n > 1
+            overridden = any(k in self.priors for k in (name, f"{name}_diag",
+                                                        f"{name}_offdiag"))
+            if prefix in ("sigma", "kappa") and full and not overridden:
+                out.append(name)
+        return tuple(out)
+
     def _scale(self, matrix: str, rows) -> np.ndarray:
         if "epsilon" in matrix:
             return self.var[rows]
@@ -89,6 +107,8 @@ class PriorFactory:
                 return _user_prior(self.priors[key], size, key)
         v = self._scale(matrix, rows[group])
         prefix = matrix.split("_")[0]
+        if matrix in self.joint_matrices:
+            return self._lkj_cov(mat, v, inverse=prefix == "kappa")
         if matrix == "nu":
             return pm.Normal.dist(self.mean[rows], 2 * self.sd[rows], size=size)
         if matrix == "lambda":
@@ -118,6 +138,22 @@ class PriorFactory:
         if var_name.endswith("_offdiag"):
             return np.flatnonzero(rows != cols)
         return np.arange(len(rows))
+
+    def _lkj_cov(self, mat, v, inverse):
+        """Σ = L L' with L ~ LKJCholeskyCov(η, sd ~ HalfNormal(2 √v)) (1/√v for a precision
+        matrix); returns the free (lower-triangle, column-major) cells of Σ."""
+        n = mat.shape[0]
+        scale = float(np.mean(v))
+        sd = 2 * (1 / np.sqrt(scale) if inverse else np.sqrt(scale))
+        dist = pm.LKJCholeskyCov.dist(n=n, eta=self.lkj_eta,
+                                      sd_dist=pm.HalfNormal.dist(sd, size=n), compute_corr=False)
+        rows, cols = mat.free_cells
+
+        def to_values(packed):
+            low = pm.expand_packed_triangular(n, packed, lower=True)
+            return (low @ low.T)[rows, cols]
+
+        return dist, to_values
 
     def _correlations(self, mat, prefix, size):
         n = mat.shape[0]

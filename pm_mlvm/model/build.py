@@ -68,7 +68,9 @@ def flat_prior(matrix, cell_class, lower, upper, size):
     raise ValueError(f"{matrix}: no flat prior for bounds ({lower}, {upper})")
 
 
-def _groups(spec: MLVMSpec) -> list[ParamGroup]:
+def _groups(spec: MLVMSpec, joint=()) -> list[ParamGroup]:
+    """One group per (matrix, bound class); matrices in ``joint`` form a single group (for a
+    joint prior such as LKJ on a whole covariance matrix)."""
     groups = []
     for name, mat in spec.matrices.items():
         if mat.n_free == 0:
@@ -76,6 +78,10 @@ def _groups(spec: MLVMSpec) -> list[ParamGroup]:
         rows, cols = mat.free_cells
         lower, upper = mat.bounds()
         offset = spec.offsets[name].start
+        if name in joint:
+            groups.append(ParamGroup(f"{name}__free", name, offset + np.arange(len(rows)),
+                                     np.arange(len(rows)), -np.inf, np.inf))
+            continue
         classes = {}
         for k in range(len(rows)):
             classes.setdefault((lower[k], upper[k]), []).append(k)
@@ -120,7 +126,7 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
     if tuple(stats.var_names) != tuple(spec.var_names):
         raise ValueError(f"the statistics' variables {stats.var_names} differ from the model's "
                          f"{spec.var_names}")
-    groups = _groups(spec)
+    groups = _groups(spec, joint=getattr(prior_factory, "joint_matrices", ()))
     route, data_vars = shared_inputs or data_inputs(stats, shared=True)
     with pm.Model(coords=_coords(spec, groups)) as model:
         variables, positions = [], []

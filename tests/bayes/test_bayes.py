@@ -78,6 +78,18 @@ def test_ggm_prior_keeps_i_minus_omega_positive_definite():
     assert np.abs(omega).max() < 1
 
 
+def test_full_latent_covariance_prior_is_positive_definite_by_construction(seed_model):
+    built = bayesian_model(seed_model)
+    names = {v.name for v in built.model.free_RVs}
+    assert "sigma_zeta_between__free" in names  # one joint LKJ group, not diag / offdiag
+    assert "sigma_zeta_between__free_diag" not in names
+    draws = pm.draw(built.model["sigma_zeta_between"], draws=300, random_seed=4)
+    assert np.linalg.eigvalsh(draws).min() > 0
+    # an override of the block falls back to per-cell priors
+    custom = bayesian_model(seed_model, priors={"sigma_zeta_between_diag": pm.HalfNormal.dist(1)})
+    assert "sigma_zeta_between__free_diag" in {v.name for v in custom.model.free_RVs}
+
+
 def test_horseshoe_option_shrinks_partial_correlations_with_hyperparameters():
     data = pmv.simulate_twolevel(20, 5, np.zeros(5), np.eye(5), 0.5 * np.eye(5), rng=1)
     built = bayesian_model(pmv.ml_lnm(data, None, clusters="cluster"), sparsity="horseshoe")
