@@ -53,19 +53,17 @@ def _optimise(fns, theta0, bounds, scale, maxiter):
     return res
 
 
-def _projected_grad_norm(theta, grad, low, high):
-    g = grad.copy()
-    at_low = (theta <= low + 1e-10) & (g < 0)  # ascent direction blocked by the bound
-    at_high = (theta >= high - 1e-10) & (g > 0)
-    g[at_low | at_high] = 0.0
-    return float(np.max(np.abs(g))) if g.size else 0.0
-
-
 def _free_mask(theta, grad, low, high):
-    """Parameters not held at a bound by the gradient."""
+    """Parameters not held at a bound by the (ascent) gradient."""
     at_low = (theta <= low + 1e-10) & (grad <= 0)
     at_high = (theta >= high - 1e-10) & (grad >= 0)
     return ~(at_low | at_high)
+
+
+def _projected_grad_norm(theta, grad, low, high):
+    """Largest gradient element of the parameters not held at a bound."""
+    free = _free_mask(theta, grad, low, high)
+    return float(np.max(np.abs(grad[free]))) if free.any() else 0.0
 
 
 def _polish(fns, stats, theta, low, high, scale, tol, max_iter=30):
