@@ -6,6 +6,7 @@ use.
 
 from __future__ import annotations
 
+from pm_mlvm.errors import MLVMInputError, MLVMWarning
 from pm_mlvm.stats import (
     MissingPatterns,
     TwoLevelStats,
@@ -27,14 +28,14 @@ _LAZY = {
     "ppp": "pm_mlvm.bayes.checks",
     "edge_table": "pm_mlvm.bayes.checks",
     "plot_parameters": "pm_mlvm.report.plots",
-    "twolevel_loglik": "pm_mlvm.graph.evaluate",
-    "twolevel_loglik_grad": "pm_mlvm.graph.evaluate",
-    "twolevel_loglik_per_cluster": "pm_mlvm.graph.evaluate",
+    "twolevel_loglik": "pm_mlvm.likelihood.evaluate",
+    "twolevel_loglik_grad": "pm_mlvm.likelihood.evaluate",
+    "twolevel_loglik_per_cluster": "pm_mlvm.likelihood.evaluate",
     "TwoLevelNormal": "pm_mlvm.model.distribution",
 }
 
-__all__ = ["MissingPatterns", "TwoLevelStats", "load_seed_example", "seed_example",
-           "simulate_twolevel", *_LAZY]
+__all__ = ["MLVMInputError", "MLVMWarning", "MissingPatterns", "TwoLevelStats",
+           "load_seed_example", "seed_example", "simulate_twolevel", *_LAZY]
 
 
 def __getattr__(name: str):

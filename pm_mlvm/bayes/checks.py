@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pm_mlvm.graph.evaluate import twolevel_loglik
+from pm_mlvm.likelihood.evaluate import twolevel_loglik
 from pm_mlvm.ml.reference_models import fit_saturated, saturated_model
 from pm_mlvm.stats.twolevel import TwoLevelStats
 

@@ -1,6 +1,6 @@
 """The two-level log-likelihood as PyTensor Ops with analytic gradients.
 
-Three Ops share the kernels of :mod:`pm_mlvm.graph.kernels`:
+Three Ops share the kernels of :mod:`pm_mlvm.likelihood.kernels`:
 
 * :class:`TwoLevelLogLik` — the total log-likelihood, fused: one ``perform`` returns the value
   and the gradients with respect to (mu, Sigma_W, Sigma_B); the gradient of the value is
@@ -21,9 +21,6 @@ Second derivatives are not implemented (use the analytic information in ``pm_mlv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -32,7 +29,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.null_type import NullType
 from pytensor.graph.op import Op
 
-from pm_mlvm.graph import kernels
+from pm_mlvm.likelihood.routes import ROUTES, Route, data_arrays
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
 __all__ = [
@@ -45,86 +42,6 @@ __all__ = [
     "loglik",
     "loglik_per_cluster",
 ]
-
-
-def _complete_total(mu, sw, sb, sizes, size_counts, size_index, mean_by_size, cov_by_size,
-                    scatter_within, cluster_means, cluster_scatter):
-    n_within = float(np.sum((sizes - 1) * size_counts))
-    return kernels.complete_loglik_total(mu, sw, sb, sizes, size_counts, mean_by_size,
-                                         cov_by_size, scatter_within, n_within)
-
-
-def _complete_per_cluster(mu, sw, sb, sizes, size_counts, size_index, mean_by_size, cov_by_size,
-                          scatter_within, cluster_means, cluster_scatter):
-    return kernels.complete_loglik_per_cluster(mu, sw, sb, sizes, size_index, cluster_means,
-                                               cluster_scatter)
-
-
-def _missing_total(mu, sw, sb, *data):
-    per_cluster = kernels.missing_loglik_per_cluster(mu, sw, sb, *data)
-    total = float(per_cluster.sum())
-    if not np.isfinite(total):
-        p = len(mu)
-        return -np.inf, np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
-    ones = np.ones(len(per_cluster))
-    return (total, *kernels.missing_grad_weighted(ones, mu, sw, sb, *data))
-
-
-@dataclass(frozen=True)
-class Route:
-    """How one likelihood route reads its statistics and which kernels it calls."""
-
-    name: str
-    fields: tuple[str, ...]
-    ndims: tuple[int, ...]
-    int_fields: frozenset
-    n_clusters_field: str
-    total: Callable
-    per_cluster: Callable
-    weighted_grad: Callable
-
-
-ROUTES = {
-    "complete": Route(
-        name="complete",
-        fields=("sizes", "size_counts", "size_index", "mean_by_size", "cov_by_size",
-                "scatter_within", "cluster_means", "cluster_scatter"),
-        ndims=(1, 1, 1, 2, 3, 2, 2, 3),
-        int_fields=frozenset({"sizes", "size_counts", "size_index"}),
-        n_clusters_field="size_index",
-        total=_complete_total,
-        per_cluster=_complete_per_cluster,
-        weighted_grad=kernels.complete_grad_weighted,
-    ),
-    "rows": Route(
-        name="rows",
-        fields=("y", "row_pattern", "patterns", "row_cluster", "cluster_start", "pair_cluster",
-                "pair_pattern", "pair_count"),
-        ndims=(2, 1, 2, 1, 1, 1, 1, 1),
-        int_fields=frozenset({"row_pattern", "patterns", "row_cluster", "cluster_start",
-                              "pair_cluster", "pair_pattern", "pair_count"}),
-        n_clusters_field="cluster_start",
-        total=_missing_total,
-        per_cluster=kernels.missing_loglik_per_cluster,
-        weighted_grad=kernels.missing_grad_weighted,
-    ),
-}
-
-
-def _route_of(stats: TwoLevelStats) -> Route:
-    return ROUTES["rows" if stats.row_route else "complete"]
-
-
-def data_arrays(stats: TwoLevelStats) -> tuple[str, tuple[np.ndarray, ...]]:
-    """The route name and the NumPy arrays its Ops take as data inputs, in order."""
-    route = _route_of(stats)
-    source = stats.missing if stats.row_route else stats
-    arrays = []
-    for name in route.fields:
-        value = np.asarray(getattr(source, name))
-        value = value.astype(np.int64 if name in route.int_fields else np.float64)
-        arrays.append(value)
-    return route.name, tuple(arrays)
 
 
 def data_inputs(stats: TwoLevelStats, shared: bool = False):

@@ -16,7 +16,7 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.slinalg import cholesky, solve_triangular
 
-from pm_mlvm.graph.kernels import LOG_2PI
+from pm_mlvm.likelihood.kernels import LOG_2PI
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
 __all__ = ["reference_loglik", "reference_loglik_per_cluster"]

@@ -23,7 +23,7 @@ from pymc.model.transform.conditioning import remove_value_transforms
 from pytensor.graph.replace import graph_replace
 
 from pm_mlvm.graph.implied import symbolic_moments
-from pm_mlvm.graph.ops import data_arrays
+from pm_mlvm.likelihood.routes import data_arrays
 from pm_mlvm.model.build import LOGLIK_NAME, BuiltModel, build_pymc_model
 from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.stats.twolevel import TwoLevelStats

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from pm_mlvm.graph.evaluate import twolevel_loglik_grad
+from pm_mlvm.likelihood.evaluate import twolevel_loglik_grad
 from pm_mlvm.ml.information import central_hessian, expected_information
 from pm_mlvm.spec.structures import spectral_shift
 from pm_mlvm.stats.twolevel import TwoLevelStats

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import pm_mlvm as pmv
-from pm_mlvm.graph.evaluate import twolevel_loglik_grad
+from pm_mlvm.likelihood.evaluate import twolevel_loglik_grad
 from pm_mlvm.ml import fitmeasures as fmx
 from pm_mlvm.ml.reference_models import reference_models
 from tests.lavaan_reference import COMPLETE_CASES, EXTRA, LAMBDAS, load_case

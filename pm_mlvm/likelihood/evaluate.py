@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pm_mlvm.graph.ops import ROUTES, data_arrays
+from pm_mlvm.likelihood.routes import ROUTES, data_arrays
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
 __all__ = ["twolevel_loglik", "twolevel_loglik_per_cluster", "twolevel_loglik_grad"]
