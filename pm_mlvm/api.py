@@ -18,6 +18,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from pm_mlvm.ml.fit import Fitter
 from pm_mlvm.spec.mlvm import MLVMSpec, build_spec
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
@@ -81,28 +82,22 @@ class MLVM:
         """The free parameters (matrix, row, col, level, bounds)."""
         return self.spec.parameter_table()
 
-    def fit(self, information: str = "expected", start=None, maxiter: int = 10000, mode=None):
+    def fit(self, information: str = "expected", start=None, maxiter: int = 10000):
         """Maximum likelihood. Returns an immutable :class:`~pm_mlvm.ml.result.MLResult`.
 
         Parameters
         ----------
         information : {"expected", "observed"}
             Standard errors from the analytic expected information (default, as
-            psychonetrics) or the observed information (lavaan's two-level default).
+            psychonetrics) or the exact observed information (lavaan's two-level default).
+            With missing cells the observed information is always used.
         start : array_like, optional
             Start values for the free parameters (spec order); default from the data.
         maxiter : int
             Iteration limit of the optimiser.
-        mode : str, optional
-            PyTensor compilation mode of the log-likelihood (default
-            ``pm_mlvm.ml.compiled.DEFAULT_MODE``, "FAST_COMPILE"; "FAST_RUN" pays a longer
-            compile for faster evaluations, useful for many refits of one structure).
         """
-        from pm_mlvm.ml.fit import fit_ml
-
-        built = self.__dict__.get("_built")
-        return fit_ml(self.spec, self.stats, information=information, start=start, built=built,
-                      maxiter=maxiter, estimator=self.estimator, mode=mode)
+        return Fitter(self.stats, estimator=self.estimator, information=information,
+                      maxiter=maxiter).fit(self.spec, start=start)
 
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, priors=None,
                random_seed=None, sparsity=None, **pm_kwargs):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pm_mlvm.likelihood.evaluate import twolevel_loglik
-from pm_mlvm.ml.reference_models import fit_saturated, saturated_model
+from pm_mlvm.likelihood.reference_models import fit_reference, reference_models
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
 __all__ = ["PPPResult", "ppp", "edge_table"]
@@ -78,12 +78,13 @@ def ppp(model, idata, n_draws: int = 200, random_seed=None) -> PPPResult:
     """
     rng = np.random.default_rng(random_seed)
     stats = model.stats
-    sat_obs = saturated_model(stats).logl
+    sat_obs = reference_models(stats)[0].logl
     observed, replicated = [], []
     for mu, sw, sb in zip(*_draws(idata, n_draws, rng)):
         observed.append(2 * (sat_obs - twolevel_loglik(stats, mu, sw, sb)))
         rep = _replicate(stats, mu, sw, sb, rng)
-        replicated.append(2 * (fit_saturated(rep).logl - twolevel_loglik(rep, mu, sw, sb)))
+        sat_rep = fit_reference(rep, "saturated").logl
+        replicated.append(2 * (sat_rep - twolevel_loglik(rep, mu, sw, sb)))
     observed, replicated = np.array(observed), np.array(replicated)
     return PPPResult(float(np.mean(replicated >= observed)), observed, replicated)
 

@@ -2,17 +2,24 @@
 
 Estimates live in θ (the spec's free parameters); everything else is derived from θ and the
 covariance matrix of θ on demand (cached). Matrix names follow psychonetrics.
+
+A result is a value: it imports no algorithm. What needs one (fit measures, modification
+indices, prune, stepup) goes through the ``fitter`` that made it
+(:class:`pm_mlvm.ml.fit.Fitter`), which owns the data and the fitting options.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from pm_mlvm.report.html import fit_html
+from pm_mlvm.report.text import fit_summary
 from pm_mlvm.spec.mlvm import BLOCKS, MLVMSpec
 from pm_mlvm.spec.structures import STRUCTURES
 from pm_mlvm.stats.twolevel import TwoLevelStats
@@ -81,9 +88,12 @@ class MLResult:
     spec, stats : the model and data statistics
     theta : estimates of the free parameters (spec order)
     logl : maximised log-likelihood (constant included)
-    converged, message, n_iter, n_eval, max_gradient : optimiser status
+    converged, message, n_iter, n_eval : optimiser status
+    decrement : Newton decrement at the estimates (log-likelihood units; scale-free)
     information : ``"expected"`` or ``"observed"`` (what the SEs use)
-    vcov : covariance matrix of θ
+    vcov : covariance matrix of θ (NaN rows/columns for parameters held on a bound)
+    on_bound : mask of parameters held on a bound by the gradient (Heywood cases)
+    fitter : the :class:`~pm_mlvm.ml.fit.Fitter` that made this result
     """
 
     spec: MLVMSpec
@@ -94,19 +104,19 @@ class MLResult:
     message: str
     n_iter: int
     n_eval: int
-    max_gradient: float
+    decrement: float
     information: str
     vcov: np.ndarray
     information_ok: bool
+    on_bound: np.ndarray
     start: str
     notes: tuple
     estimator: str = "ML"
     history: tuple = ()
-    host: MLVMSpec | None = None
-    mode: str | None = None
+    fitter: Any = field(default=None, repr=False)
 
     def __post_init__(self):
-        for arr in (self.theta, self.vcov):
+        for arr in (self.theta, self.vcov, self.on_bound):
             arr.setflags(write=False)
 
     # ------------------------------------------------------------------ numbers
@@ -128,10 +138,8 @@ class MLResult:
     def heywood(self) -> pd.DataFrame:
         """Free parameters whose estimate lies on a bound (e.g. a zero variance)."""
         table = self.parameters()
-        free = table[table["free"]]
-        low, high = self.spec.bounds()
-        on = (np.abs(self.theta - low) < 1e-6) | (np.abs(self.theta - high) < 1e-6)
-        return free[on].reset_index(drop=True)
+        free = table[table["free"]].sort_values("par")
+        return free[self.on_bound[free["par"].to_numpy()]].reset_index(drop=True)
 
     def parameters(self) -> pd.DataFrame:
         """Free parameters and non-zero fixed cells: matrix, row, col, level, est, se, z,
@@ -163,16 +171,7 @@ class MLResult:
 
     @cached_property
     def _fit_measures(self) -> pd.Series:
-        from pm_mlvm.ml.fitmeasures import fit_measures
-        from pm_mlvm.ml.reference_models import reference_models
-
-        sat, base = reference_models(self.stats)
-        implied = self.spec.implied(self.theta)
-        return fit_measures(
-            self.logl, self.npar, self.spec.df, sat.logl, sat.npar, base.logl, base.npar,
-            self.stats.n_obs, self.stats.n_clusters, sat.sigma_within, sat.sigma_between,
-            implied["sigma_within"], implied["sigma_between"],
-        )
+        return self.fitter.fit_measures(self)
 
     def fit_measures(self) -> pd.Series:
         """Fit measures as a pandas Series.
@@ -216,38 +215,29 @@ class MLResult:
     def modification_indices(self, matrices=None) -> pd.DataFrame:
         """Score tests (MI, p-value, expected parameter change) of every fixed,
         non-identifying cell, largest first; ``matrices`` restricts them."""
-        from pm_mlvm.ml.search import modification_indices
-
-        return modification_indices(self, matrices)
+        return self.fitter.modification_indices(self, matrices)
 
     def prune(self, alpha: float = 0.01, adjust: str = "none", matrices=None,
               recursive: bool = True):
         """A new, refitted result without the non-significant network cells
         (``omega_*`` of ggm blocks, off-diagonal ``kappa_*`` of prec blocks by default);
         ``adjust`` in "none", "bonferroni", "holm", "fdr". ``history`` records the removals."""
-        from pm_mlvm.ml.search import prune
-
-        return prune(self, alpha=alpha, adjust=adjust, matrices=matrices, recursive=recursive)
+        return self.fitter.prune(self, alpha=alpha, adjust=adjust, matrices=matrices,
+                                 recursive=recursive)
 
     def stepup(self, alpha: float = 0.01, criterion: str = "bic", matrices=None,
                max_steps=None, progress: bool = False):
         """A new, refitted result with network cells added by largest modification index
         while the LR test is significant and ``criterion`` does not get worse."""
-        from pm_mlvm.ml.search import stepup
-
-        return stepup(self, alpha=alpha, criterion=criterion, matrices=matrices,
-                      max_steps=max_steps, progress=progress)
+        return self.fitter.stepup(self, alpha=alpha, criterion=criterion, matrices=matrices,
+                                  max_steps=max_steps, progress=progress)
 
     # --------------------------------------------------------------- reporting
     def summary(self) -> str:
         """A compact text report: estimator, sizes, optimiser status, parameters by level."""
-        from pm_mlvm.report.text import fit_summary
-
         return fit_summary(self)
 
     def _repr_html_(self) -> str:
-        from pm_mlvm.report.html import fit_html
-
         return fit_html(self)
 
     def __repr__(self) -> str:

@@ -144,6 +144,21 @@ class TwoLevelStats:
             digest.update(np.array([float(f"{v:.10g}") for v in np.ravel(arr)]).tobytes())
         return digest.hexdigest()
 
+    @cached_property
+    def digest(self) -> str:
+        """An exact hash of the statistics (every array, byte for byte, names and labels)."""
+        digest = hashlib.sha256()
+        digest.update(repr((self.var_names, list(self.cluster_labels), self.n_obs,
+                            self.n_clusters, self.n_cells, self.row_route)).encode())
+        arrays = [self.cluster_size, self.sizes, self.size_counts, self.mean_by_size,
+                  self.cov_by_size, self.scatter_within, self.cluster_means]
+        if self.missing is not None:
+            arrays += [getattr(self.missing, f) for f in ("y", "row_pattern", "patterns",
+                                                          "row_cluster", "pair_count")]
+        for arr in arrays:
+            digest.update(np.ascontiguousarray(arr).tobytes())
+        return digest.hexdigest()
+
     @property
     def max_cluster_size(self) -> int:
         return int(self.sizes.max())
