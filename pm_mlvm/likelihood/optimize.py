@@ -148,14 +148,17 @@ def maximize(value_grad: Callable, x0, lower, upper, metric: Callable,
     n_iter = int(res.nit)
     decrement = np.inf
     free = free_mask(x, grad, lower, upper, scale)
+    finishing = False
     for _ in range(polish_iter):
         free = free_mask(x, grad, lower, upper, scale)
         g = grad[free]
         m_free = metric(x)[np.ix_(free, free)]
         decrement = newton_decrement(g, m_free)
         if decrement <= tol:
-            message = "Newton decrement below tolerance"
-            break
+            if finishing:
+                message = "Newton decrement below tolerance"
+                break
+            finishing = True  # one more (quadratically convergent) step, kept if not worse
         direction_matrix = m_free
         if curvature is not None:
             h_free = curvature(x)[np.ix_(free, free)]
@@ -174,7 +177,8 @@ def maximize(value_grad: Callable, x0, lower, upper, metric: Callable,
                 break
             t *= 0.5
         if not accepted:
-            message = "line search failed in the polish"
+            message = ("Newton decrement below tolerance" if finishing
+                       else "line search failed in the polish")
             break
         n_iter += 1
         x, value, grad = cand, c_value, c_grad

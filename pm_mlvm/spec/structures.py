@@ -71,6 +71,9 @@ class MatrixRole:
     upper_diag: float = np.inf
     lower_off: float = -np.inf
     upper_off: float = np.inf
+    #: how a cell scales when the block's covariance Σ becomes S Σ S (S diagonal):
+    #: by s_row**p_row * s_col**p_col (sigma (1, 1), lowertri (1, 0), kappa (-1, -1), ...)
+    scale_power: tuple[int, int] = (1, 1)
 
 
 class Structure:
@@ -102,7 +105,7 @@ class Cov(Structure):
 
 class Chol(Structure):
     name = "chol"
-    roles = (MatrixRole("lowertri", "lower", "full", "diag"),)
+    roles = (MatrixRole("lowertri", "lower", "full", "diag", scale_power=(1, 0)),)
     scale_role = "lowertri"
 
     def implied(self, mats, be):
@@ -115,7 +118,7 @@ class Chol(Structure):
 
 class Prec(Structure):
     name = "prec"
-    roles = (MatrixRole("kappa", "symmetric", "full", "diag"),)
+    roles = (MatrixRole("kappa", "symmetric", "full", "diag", scale_power=(-1, -1)),)
     scale_role = "kappa"
 
     def implied(self, mats, be):
@@ -129,8 +132,9 @@ class Prec(Structure):
 class GGM(Structure):
     name = "ggm"
     roles = (
-        MatrixRole("omega", "offdiag", "full", "zero", lower_off=-1.0, upper_off=1.0),
-        MatrixRole("delta", "diagonal", "full", "diag", lower_diag=0.0),
+        MatrixRole("omega", "offdiag", "full", "zero", lower_off=-1.0, upper_off=1.0,
+                   scale_power=(0, 0)),
+        MatrixRole("delta", "diagonal", "full", "diag", lower_diag=0.0, scale_power=(1, 0)),
     )
     scale_role = "delta"
 
@@ -151,8 +155,9 @@ class GGM(Structure):
 class Cor(Structure):
     name = "cor"
     roles = (
-        MatrixRole("rho", "offdiag", "full", "zero", lower_off=-1.0, upper_off=1.0),
-        MatrixRole("SD", "diagonal", "full", "diag", lower_diag=0.0),
+        MatrixRole("rho", "offdiag", "full", "zero", lower_off=-1.0, upper_off=1.0,
+                   scale_power=(0, 0)),
+        MatrixRole("SD", "diagonal", "full", "diag", lower_diag=0.0, scale_power=(1, 0)),
     )
     scale_role = "SD"
 
