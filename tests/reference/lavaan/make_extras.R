@@ -30,16 +30,17 @@ model_2f <- paste(
 ys <- paste0("y", 1:6)
 
 # Run f(); on error return list(error = message) so that a lavaan failure is
-# recorded instead of stopping the script.
+# recorded instead of stopping the script.  Warnings go to part_warnings
+# (written per case under "warnings").
+part_warnings <- list()
 part <- function(tag, f) {
   r <- with_warnings(f(), tag)
+  if (length(r$warnings)) part_warnings[[tag]] <<- I(r$warnings)
   if (inherits(r$value, "error")) {
     message(sprintf("[%s] ERROR: %s", tag, conditionMessage(r$value)))
-    return(list(error = conditionMessage(r$value), warnings = I(r$warnings)))
+    return(list(error = conditionMessage(r$value)))
   }
-  v <- r$value
-  if (is.list(v) && !is.data.frame(v)) v$warnings <- I(r$warnings)
-  v
+  r$value
 }
 
 # lavPredict(level = 2) rows follow the clusters' order of first appearance.
@@ -111,6 +112,7 @@ mlr_part <- function(fit) {
 
 run_case <- function(case, description, data_file, d, missing = "listwise") {
   message(sprintf("=== %s ===", case))
+  part_warnings <<- list()
   fit_ml <- with_warnings(
     lavaan::sem(model_2f, data = d, cluster = "cluster", missing = missing),
     paste0(case, "/ML"))
@@ -152,6 +154,8 @@ run_case <- function(case, description, data_file, d, missing = "listwise") {
     res$mlr <- mlr_part(fit_mlr$value)
     res$mlr$fit_warnings <- I(fit_mlr$warnings)
   }
+  res$warnings <- part_warnings
+  part_warnings <<- list()
   write_exact_json(res, file.path(out_dir, paste0(case, ".json")))
   message(sprintf("[%s] wrote extras/%s.json", case, case))
   invisible(res)
