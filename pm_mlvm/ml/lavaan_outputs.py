@@ -100,7 +100,7 @@ def latent_covariance(psi, beta=None) -> np.ndarray:
 
     Examples
     --------
-    >>> latent_covariance(np.eye(2), np.array([[0, 0], [0.5, 0]]))[1, 1]
+    >>> float(latent_covariance(np.eye(2), np.array([[0, 0], [0.5, 0]]))[1, 1])
     1.25
     """
     psi = _square("psi", psi)
