@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+from pm_mlvm._distributions import chi2_sf
 
 __all__ = ["compare"]
 
@@ -45,7 +45,7 @@ def compare(*fits, names=None) -> pd.DataFrame:
     table = pd.DataFrame(rows).sort_values("df", kind="stable").reset_index(drop=True)
     diff = table["chisq"].diff()
     ddf = table["df"].diff()
-    pvals = [np.nan] + [float(sps.chi2.sf(d, k)) if k > 0 else np.nan
+    pvals = [np.nan] + [float(chi2_sf(d, k)) if k > 0 else np.nan
                         for d, k in zip(diff[1:], ddf[1:])]
     if (diff[1:] < -1e-6).any():
         warnings.warn("compare: a more restricted model has a smaller chi-square; the models "

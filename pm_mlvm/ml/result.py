@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
+from pm_mlvm._distributions import norm_sf
 from pm_mlvm.report.html import fit_html
 from pm_mlvm.report.text import fit_summary
 from pm_mlvm.spec.mlvm import BLOCKS, MLVMSpec
@@ -150,7 +150,7 @@ class MLResult:
         frame = pd.DataFrame({
             "matrix": table["matrix"], "row": table["row"], "col": table["col"],
             "level": table["level"], "est": est, "se": self.se, "z": z,
-            "pvalue": 2 * sps.norm.sf(np.abs(z)), "free": True, "par": table["par"],
+            "pvalue": 2 * norm_sf(np.abs(z)), "free": True, "par": table["par"],
         })
         fixed_rows = []
         for name, mat in self.spec.matrices.items():

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+from pm_mlvm._distributions import chi2_isf, chi2_sf
 
 from pm_mlvm.likelihood.objective import Objective
 from pm_mlvm.spec.matrices import allowed_cells
@@ -152,7 +152,7 @@ def modification_indices(fit, matrices=None) -> pd.DataFrame:
     for (name, r, c), m, e in zip(cells, mi, epc):
         mat = fit.spec.matrices[name]
         rows.append(dict(matrix=name, row=mat.row_names[r], col=mat.col_names[c],
-                         level=mat.level, mi=m, pvalue=sps.chi2.sf(m, 1) if np.isfinite(m)
+                         level=mat.level, mi=m, pvalue=chi2_sf(m, 1) if np.isfinite(m)
                          else np.nan, epc=e))
     table = pd.DataFrame(rows, columns=["matrix", "row", "col", "level", "mi", "pvalue", "epc"])
     return table.sort_values("mi", ascending=False, na_position="last").reset_index(drop=True)
@@ -239,7 +239,7 @@ def stepup(fit, fitter, alpha=0.01, criterion="bic", matrices=None, max_steps=No
         return fit
     history = list(fit.history)
     current = fit
-    crit_limit = sps.chi2.isf(alpha, 1)
+    crit_limit = chi2_isf(alpha, 1)
     steps = 0
     while max_steps is None or steps < max_steps:
         cells = _candidates(current.spec, matrices)
@@ -261,7 +261,7 @@ def stepup(fit, fitter, alpha=0.01, criterion="bic", matrices=None, max_steps=No
         candidate = _refit(fitter, spec, start, history)
         lr = 2 * (candidate.logl - current.logl)
         better = candidate.fit_measures()[criterion] <= current.fit_measures()[criterion]
-        if not (sps.chi2.sf(lr, 1) < alpha and better):
+        if not (chi2_sf(lr, 1) < alpha and better):
             break
         mat = spec.matrices[name]
         history.append({"step": "stepup", "added": (name, mat.row_names[r], mat.col_names[c]),

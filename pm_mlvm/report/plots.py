@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pm_mlvm._distributions import norm_isf
+
 __all__ = ["plot_network", "plot_parameters"]
 
 
@@ -57,7 +59,6 @@ def plot_network(fit, matrix: str = "omega_zeta_within", ax=None, threshold: flo
 
 def plot_parameters(fit, matrices=None, level=None, ax=None, ci: float = 0.95):
     """Estimates with Wald confidence intervals, one row per free parameter."""
-    from scipy import stats as sps
 
     plt = _matplotlib()
     table = fit.parameters()
@@ -68,7 +69,7 @@ def plot_parameters(fit, matrices=None, level=None, ax=None, ci: float = 0.95):
         table = table[table["level"] == level]
     if table.empty:
         raise ValueError("no free parameters to plot for these matrices / level")
-    z = sps.norm.isf((1 - ci) / 2)
+    z = norm_isf((1 - ci) / 2)
     labels = [f"{m}[{r},{c}]" if c else f"{m}[{r}]" for m, r, c in
               zip(table["matrix"], table["row"], table["col"])]
     y = np.arange(len(table))[::-1]
