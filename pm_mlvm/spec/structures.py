@@ -74,6 +74,8 @@ class MatrixRole:
     #: how a cell scales when the block's covariance Σ becomes S Σ S (S diagonal):
     #: by s_row**p_row * s_col**p_col (sigma (1, 1), lowertri (1, 0), kappa (-1, -1), ...)
     scale_power: tuple[int, int] = (1, 1)
+    #: the block's covariance is linear in this matrix (its second derivatives vanish)
+    linear: bool = False
 
 
 class Structure:
@@ -93,7 +95,7 @@ class Structure:
 
 class Cov(Structure):
     name = "cov"
-    roles = (MatrixRole("sigma", "symmetric", "full", "diag", lower_diag=0.0),)
+    roles = (MatrixRole("sigma", "symmetric", "full", "diag", lower_diag=0.0, linear=True),)
     scale_role = "sigma"
 
     def implied(self, mats, be):
