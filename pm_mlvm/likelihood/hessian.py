@@ -418,12 +418,11 @@ def _rows_hvp(core, wt, weights, data, v_mu, v_w, v_b):
     Work arrays are entity-major, (rows | clusters | patterns, t, ...), so that gathers and
     segment sums run over contiguous blocks and products are batched GEMMs.
     """
-    (_, _, _, row_cluster, cluster_start, pair_cluster, pair_pattern, pair_count) = data
+    row_cluster, n_clusters = data[3], len(data[4])
     g = weights
     q_pat, pmat, a, b = core["q_pat"], core["pmat"], core["a"], core["b"]
     pv, w, m_inv, rows_of = core["pv"], core["w"], core["m_inv"], core["rows_of"]
     n_dir, p = v_mu.shape
-    n_clusters = len(cluster_start)
     v_w_wide = v_w.transpose(1, 0, 2).reshape(p, n_dir * p)  # [b, (t, a)] = V_t[b, a]
     # Γ_j = Σ_i Q_i V_W Q_i, pooled over the (cluster, pattern) pairs of each cluster
     qwq = _lmul(q_pat, _rmul_shared(v_w, q_pat))  # (P, t, p, p)
@@ -591,7 +590,8 @@ def hessian(route, mu, sw, sb, *data) -> np.ndarray:
         mom = _complete_moments(None, mu, sw, sb, data)
         if mom is None:
             return np.zeros((k, k))
-        return -0.5 * _complete_hessian_f(mom, p)
+        h = -0.5 * _complete_hessian_f(mom, p)
+        return 0.5 * (h + h.T)
     weights = np.ones(len(data[4]))
     out = _batched_hvp(route, weights, mu, sw, sb, *moment_directions(p), data)
     if out is None:
