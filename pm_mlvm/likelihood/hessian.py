@@ -54,10 +54,17 @@ The Hessian stacks the k = p + p(p+1) coordinate directions in batches.
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
 
 from pm_mlvm.errors import MLVMInputError
 from pm_mlvm.likelihood.kernels import _complete_factors, _missing_core, _sym
+
+
+def _csr_matrix(*args, **kwargs):
+    """scipy.sparse on first use only: the rows route needs it, the per-size route (and a
+    cold ML fit) does not pay its import."""
+    from scipy import sparse
+
+    return sparse.csr_matrix(*args, **kwargs)
 
 __all__ = [
     "hvp",
@@ -351,10 +358,10 @@ def _rows_prepare(mu, sw, sb, data):
         m_inv=np.linalg.solve(m, np.broadcast_to(np.eye(p), m.shape)),
         rows_of=rows_of,
         # segment sums as sparse products: rows → clusters, pairs → clusters / patterns
-        row_to_cluster=sparse.csr_matrix(
+        row_to_cluster=_csr_matrix(
             (np.ones(len(row_cluster)), (row_cluster, np.arange(len(row_cluster)))),
             shape=(n_clusters, len(row_cluster))),
-        pattern_to_cluster=sparse.csr_matrix(
+        pattern_to_cluster=_csr_matrix(
             (pair_count.astype(float), (pair_cluster, pair_pattern)),
             shape=(n_clusters, n_pat)),
     )
@@ -365,7 +372,7 @@ def _rows_weighted(core, weights, data):
     """Direction-free, weight-dependent pieces of the rows-route HVP, pooled by pattern."""
     (_, _, patterns, row_cluster, _, pair_cluster, pair_pattern, pair_count) = data
     pair_w = weights[pair_cluster] * pair_count
-    cluster_to_pattern = sparse.csr_matrix(
+    cluster_to_pattern = _csr_matrix(
         (pair_w, (pair_pattern, pair_cluster)), shape=(len(patterns), len(weights)))
     p_bar = _segment(cluster_to_pattern, core["pmat"])
     return dict(
