@@ -99,8 +99,8 @@ def edge_table(idata, matrix: str = "omega_zeta_between", threshold: float = 0.1
     import arviz as az
 
     if matrix not in idata.posterior:
-        raise ValueError(f"{matrix!r} is not in the posterior; networks there: "
-                         f"{[v for v in idata.posterior.data_vars if v.startswith('omega')]}")
+        raise ValueError(f"{matrix!r} is not in the posterior; matrices there: "
+                         f"{[v for v, x in idata.posterior.data_vars.items() if x.ndim == 4]}")
     var = idata.posterior[matrix]
     if var.ndim != 4:
         raise ValueError(f"{matrix!r} is not a square matrix")

@@ -20,7 +20,8 @@ import numpy as np
 
 from pm_mlvm.spec.jet import JET_BACKEND, Jet
 from pm_mlvm.spec.mlvm import MLVMSpec, compose_moments
-from pm_mlvm.spec.structures import NUMPY_BACKEND, STRUCTURES
+from pm_mlvm.spec.layout import BLOCKS, matrix_name
+from pm_mlvm.spec.structures import NUMPY_BACKEND
 
 __all__ = ["MomentMap", "MomentDerivatives", "cell_map"]
 
@@ -141,16 +142,13 @@ class MomentMap:
         moments additively (a residual block, or a latent block whose level has a fixed Λ and
         no regressions)."""
         spec = self.spec
-        flat = set()
-        for level in ("within", "between"):
-            latent_linear = (spec.matrices["lambda"].n_free == 0
-                             and spec.matrices[f"beta_{level}"].n_free == 0)
-            for block, additive in ((f"zeta_{level}", latent_linear),
-                                    (f"epsilon_{level}", True)):
-                roles = STRUCTURES[spec.types[block]].roles
-                if additive and all(role.linear for role in roles):
-                    flat |= {f"{role.prefix}_{block}" for role in roles}
-        flat.add("nu")
+        flat = {"nu"}
+        for block, info in BLOCKS.items():
+            additive = not info.latent or (spec.matrices["lambda"].n_free == 0 and spec.matrices[
+                matrix_name("beta", info.level)].n_free == 0)
+            roles = spec.structure(block).roles
+            if additive and all(role.linear for role in roles):
+                flat |= {matrix_name(role.prefix, block) for role in roles}
         index = [np.arange(spec.offsets[name].start, spec.offsets[name].stop)
                  for name in spec.matrices if name not in flat]
         return np.concatenate(index) if index else np.zeros(0, dtype=np.int64)
