@@ -32,7 +32,7 @@ def compare(*fits, names=None) -> pd.DataFrame:
     names = list(names) if names is not None else [f"model_{k + 1}" for k in range(len(fits))]
     if len(names) != len(fits):
         raise ValueError(f"names has {len(names)} labels for {len(fits)} fits")
-    prints = {f.stats.fingerprint for f in fits}
+    prints = {f.stats.digest for f in fits}
     if len(prints) > 1:
         raise ValueError("compare: the fits were made on different data (their statistics "
                          "differ); compare only models fitted to the same data")

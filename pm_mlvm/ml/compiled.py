@@ -118,7 +118,7 @@ def compiled_for(spec: MLVMSpec, stats: TwoLevelStats, built: BuiltModel | None 
     """
     if host is not None and host.structure_key() != spec.structure_key():
         return Embedded(compiled_for(host, stats, mode=mode), spec)
-    route = "rows" if stats.row_route else "complete"
+    route = stats.route
     mode = mode or DEFAULT_MODE
     key = (spec.structure_key(), route, str(mode))
     with _LOCK:

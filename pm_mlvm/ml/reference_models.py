@@ -17,7 +17,7 @@ largest gradient element is below ``tol``. Unlike lavaan's EM, which stops once 
 gains less than 1e-4 in logL, this reaches the maximum, so our h1 logL is never below
 lavaan's and our chi-square is slightly larger (by up to ~1e-4 on complete data).
 
-Results are cached by the statistics' fingerprint: every model fitted to the same data
+Results are cached by the statistics' digest: every model fitted to the same data
 (including prune / stepup refits and compare) reuses them.
 """
 
@@ -293,8 +293,8 @@ def baseline_model(stats: TwoLevelStats, tol: float = 1e-8) -> ReferenceFit:
 
 
 def reference_models(stats: TwoLevelStats, tol: float = 1e-8):
-    """(saturated, baseline) for these data, fitted once and cached by data fingerprint."""
-    key = (stats.fingerprint, tol)
+    """(saturated, baseline) for these data, fitted once and cached by their exact digest."""
+    key = (stats.digest, tol)
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
