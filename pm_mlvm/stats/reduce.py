@@ -46,7 +46,18 @@ def row_keys(y_filled: np.ndarray, observed: np.ndarray) -> np.ndarray:
 
 
 def canonical_order(codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Row order: by cluster code, then by row key (stable)."""
+    """Row order: by cluster code, then by row key (stable).
+
+    Fast path: one sort of ``code << 32 | key >> 32``; it is the same order whenever no two
+    different keys of one cluster share their upper 32 bits (checked), else a full lexsort.
+    """
+    if len(codes) and int(codes.max()) < 2**32:
+        combined = (codes.astype(np.uint64) << np.uint64(32)) | (keys >> np.uint64(32))
+        order = np.argsort(combined, kind="stable")
+        sorted_combined, sorted_keys = combined[order], keys[order]
+        tie = sorted_combined[1:] == sorted_combined[:-1]
+        if np.array_equal(sorted_keys[1:][tie], sorted_keys[:-1][tie]):
+            return order
     return np.lexsort((keys, codes))
 
 

@@ -309,10 +309,11 @@ class TwoLevelStats:
             _warn_empty_rows(int(empty.sum()), lost, _stacklevel)
             keep = ~empty
             y, observed, ids = y[keep], observed[keep], ids[keep].reset_index(drop=True)
+        n_observed = observed.sum(axis=0)
+        lo = np.min(y, axis=0, where=observed, initial=np.inf)
+        hi = np.max(y, axis=0, where=observed, initial=-np.inf)
         for k, name in enumerate(var_names):
-            col = y[observed[:, k], k]
-            _check_variable(name, col.size, np.min(col, initial=np.inf),
-                            np.max(col, initial=-np.inf))
+            _check_variable(name, int(n_observed[k]), lo[k], hi[k])
 
         codes, labels = _factorize(ids)
         _check_n_clusters(len(labels))
