@@ -57,10 +57,9 @@ def _replicate(stats: TwoLevelStats, mu, sw, sb, rng) -> TwoLevelStats:
     b = rng.multivariate_normal(np.zeros(p), sb, size=stats.n_clusters, method="eigh")
     y = mu + b[clusters] + rng.multivariate_normal(np.zeros(p), sw, size=len(clusters),
                                                    method="eigh")
-    if stats.row_route:  # the same missingness pattern (rows are sorted by cluster)
-        observed = stats.missing.patterns[stats.missing.row_pattern]
-        y = np.where(observed, y, np.nan)
-        return TwoLevelStats.from_arrays(y, stats.missing.row_cluster, route="rows")
+    if stats.route == "rows":  # the same missingness pattern (rows are sorted by cluster)
+        y = np.where(stats.observed, y, np.nan)
+        return TwoLevelStats.from_arrays(y, stats.row_cluster, route="rows")
     return TwoLevelStats.from_arrays(y, clusters)
 
 

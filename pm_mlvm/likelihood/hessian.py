@@ -76,7 +76,7 @@ __all__ = [
     "n_moments",
 ]
 
-_ROUTE_NAMES = ("complete", "rows")
+_ROUTE_NAMES = ("sizes", "rows")
 # Directions per batch on the rows route: keeps the (batch, rows, p) work arrays near 4e6 cells.
 _BATCH_CELLS = 4_000_000
 
@@ -494,7 +494,7 @@ def _weights(weights, n_clusters):
 def _batched_hvp(route, weights, mu, sw, sb, v_mu, v_w, v_b, data):
     """HVP of Σ g_j l_j along a batch of directions; None when not positive definite."""
     p = len(mu)
-    if route == "complete":
+    if route == "sizes":
         mom = _complete_moments(weights, mu, sw, sb, data)
         if mom is None:
             return None
@@ -521,7 +521,7 @@ def hvp(route, weights, mu, sw, sb, v_mu, v_w, v_b, *data):
 
     Parameters
     ----------
-    route : {"complete", "rows"}
+    route : {"sizes", "rows"}
     weights : (J,) per-cluster weights g_j
     mu : (p,) ; sw, sb : (p, p) the moments Σ_W, Σ_B (symmetrised inside)
     v_mu : (p,) ; v_w, v_b : (p, p) the direction (v_w, v_b symmetrised inside)
@@ -550,7 +550,7 @@ def hvp(route, weights, mu, sw, sb, v_mu, v_w, v_b, *data):
     mu, sw, sb = _moments(mu, sw, sb)
     p = len(mu)
     v_mu, v_w, v_b = _directions(p, v_mu, v_w, v_b)
-    n_clusters = len(data[2] if route == "complete" else data[4])
+    n_clusters = len(data[2] if route == "sizes" else data[4])
     weights = _weights(weights, n_clusters)
     out = _batched_hvp(route, weights, mu, sw, sb, v_mu[None], v_w[None], v_b[None], data)
     if out is None:
@@ -570,7 +570,7 @@ def grad_per_cluster(route, mu, sw, sb, *data):
     _check_route(route)
     _check_data(route, data)
     mu, sw, sb = _moments(mu, sw, sb)
-    if route == "complete":
+    if route == "sizes":
         return _complete_scores(mu, sw, sb, data)
     return _rows_scores(mu, sw, sb, data)
 
@@ -593,7 +593,7 @@ def hessian(route, mu, sw, sb, *data) -> np.ndarray:
     mu, sw, sb = _moments(mu, sw, sb)
     p = len(mu)
     k = n_moments(p)
-    if route == "complete":
+    if route == "sizes":
         mom = _complete_moments(None, mu, sw, sb, data)
         if mom is None:
             return np.zeros((k, k))

@@ -29,7 +29,7 @@ def _setup(rng, p, stats_route, missing, sizes=SIZES):
     y, cl, mu, sw, sb = random_twolevel(rng, p, sizes, missing)
     stats = TwoLevelStats.from_arrays(y, cl, route=stats_route)
     route, data = data_arrays(stats)
-    assert route == ("complete" if stats_route == "auto" else "rows")
+    assert route == ("sizes" if stats_route == "auto" else "rows")
     return route, data, stats.n_clusters, (mu, sw, sb), (y, cl)
 
 
@@ -206,7 +206,7 @@ def test_complete_and_rows_routes_agree_on_complete_data(rng, p):
     y, cl, mu, sw, sb = random_twolevel(rng, p, SIZES)
     (r1, d1), (r2, d2) = (data_arrays(TwoLevelStats.from_arrays(y, cl, route=r))
                           for r in ("auto", "rows"))
-    assert (r1, r2) == ("complete", "rows")
+    assert (r1, r2) == ("sizes", "rows")
     moments = (mu, sw, sb)
     n_clusters = len(SIZES)
     direction = _direction(rng, p)
