@@ -42,7 +42,7 @@ def rng():
 def _count_property_cases(request):
     """Record how many generated cases a property test executed (works under xdist: the
     count travels to the controller in the report's user_properties)."""
-    if "properties" not in request.node.nodeid:
+    if "tests/properties/" not in request.node.nodeid.replace("\\", "/"):
         yield
         return
     from tests.properties._support import CASES

@@ -25,6 +25,7 @@ import functools
 
 import numpy as np
 import pandas as pd
+import pymc  # noqa: F401  (raises the recursion limit on import: here, not inside a case)
 from hypothesis import strategies as st
 
 import pm_mlvm as pmv
