@@ -24,8 +24,12 @@ from pm_mlvm.stats.twolevel import TwoLevelStats
 __all__ = ["Objective"]
 
 
-def _psd(matrix) -> bool:
-    return bool(np.linalg.eigvalsh(matrix).min() >= -1e-10 * max(np.abs(matrix).max(), 1e-300))
+def _psd(matrix, reference) -> bool:
+    """Positive semi-definite, judged on the scale of ``reference``'s diagonal (so the test
+    does not depend on the variables' units)."""
+    d = np.sqrt(np.abs(np.diag(reference)))
+    d = np.where(d > 0, d, 1.0)
+    return bool(np.linalg.eigvalsh(matrix / np.outer(d, d)).min() >= -1e-10)
 
 
 class Objective:
@@ -59,7 +63,7 @@ class Objective:
 
     # ------------------------------------------------------------------ values
     def _kernel(self, mu, sw, sb):
-        if self.psd_between and not _psd(sb):
+        if self.psd_between and not _psd(sb, sw + sb):
             return -np.inf, None, None, None
         logl, g_mu, g_w, g_b = self.route.total(mu, sw, sb, *self._arrays)
         if not np.isfinite(logl):

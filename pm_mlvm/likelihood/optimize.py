@@ -68,12 +68,18 @@ def free_mask(x, grad, lower, upper, scale) -> np.ndarray:
 
 
 def _solve(matrix, rhs):
-    """Solve with a relative ridge (1e-10 of each diagonal element): scale-free."""
-    ridge = 1e-10 * np.abs(np.diag(matrix)) + 1e-300
+    """Solve M x = g after equilibrating M to unit diagonal (Jacobi scaling), with a ridge of
+    1e-10 on that scale: the result does not depend on the parameters' units, however far
+    apart they are."""
+    diag = np.abs(np.diag(matrix))
+    top = diag.max() if diag.size else 1.0
+    scale = 1.0 / np.sqrt(np.where(diag > 0, diag, max(top, 1e-300)))
+    unit = matrix * np.outer(scale, scale)
+    unit = unit + 1e-10 * np.eye(len(unit))
     try:
-        return np.linalg.solve(matrix + np.diag(ridge), rhs)
+        return scale * np.linalg.solve(unit, scale * rhs)
     except np.linalg.LinAlgError:
-        return np.linalg.lstsq(matrix, rhs, rcond=None)[0]
+        return scale * np.linalg.lstsq(unit, scale * rhs, rcond=None)[0]
 
 
 def newton_decrement(grad, metric) -> float:
@@ -84,8 +90,12 @@ def newton_decrement(grad, metric) -> float:
 
 
 def _is_pd(matrix) -> bool:
+    diag = np.abs(np.diag(matrix))
+    if np.any(diag <= 0):
+        return False
+    scale = 1.0 / np.sqrt(diag)
     try:
-        np.linalg.cholesky(matrix)
+        np.linalg.cholesky(matrix * np.outer(scale, scale))
     except np.linalg.LinAlgError:
         return False
     return True

@@ -84,10 +84,10 @@ def _theta_from(spec: MLVMSpec, mu, sw, sb) -> np.ndarray:
     if "sigma_zeta_between" in spec.matrices:
         mats["sigma_zeta_between"] = sb
     else:
-        vals, vecs = np.linalg.eigh(0.5 * (sb + sb.T))
-        scale = max(np.abs(vals).max(), 1e-300)
-        psd = (vecs * np.maximum(vals, 1e-8 * scale)) @ vecs.T
-        mats["lowertri_zeta_between"] = np.linalg.cholesky(psd)
+        d = np.sqrt(np.abs(np.diag(sw + sb)))
+        vals, vecs = np.linalg.eigh(0.5 * (sb + sb.T) / np.outer(d, d))
+        psd = (vecs * np.maximum(vals, 1e-8)) @ vecs.T
+        mats["lowertri_zeta_between"] = d[:, None] * np.linalg.cholesky(psd)
     parts = []
     for name, mat in spec.matrices.items():
         rows, cols = mat.free_cells

@@ -96,8 +96,11 @@ def _force_pd(cov):
 
 
 def srmr(observed_cov, implied_cov) -> float:
-    """sqrt(mean over vech, diagonal included, of (cor(S) − cor(Σ))²)."""
-    resid = _cov2cor(observed_cov) - _cov2cor(_force_pd(implied_cov))
+    """sqrt(mean over vech, diagonal included, of (cor(S) − cor(Σ))²).
+
+    Σ is forced positive definite on the correlation scale, so SRMR does not depend on the
+    variables' units."""
+    resid = _cov2cor(observed_cov) - _cov2cor(_force_pd(_cov2cor(implied_cov)))
     rows, cols = np.tril_indices(len(resid))
     return float(np.sqrt(np.mean(resid[rows, cols] ** 2)))
 
