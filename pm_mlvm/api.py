@@ -20,7 +20,8 @@ import pandas as pd
 
 from pm_mlvm.ml.fit import Fitter
 from pm_mlvm.spec.mlvm import MLVMSpec, build_spec
-from pm_mlvm.stats.twolevel import TwoLevelStats
+from pm_mlvm.errors import MLVMInputError
+from pm_mlvm.stats.twolevel import TwoLevelStats, survey
 
 __all__ = ["MLVM", "ml_lvm", "ml_lnm", "ml_rnm", "ml_lrnm", "choose_estimator"]
 
@@ -207,26 +208,26 @@ def ml_lvm(
                                   "separately for now")
     choose_estimator(estimator, False, 10)  # validate the name before touching the data
     if isinstance(data, TwoLevelStats):
-        stats_auto = data
+        stats = data
         if estimator == "default":
-            estimator = "FIML" if data.row_route else "ML"
-        if estimator == "FIML" and not data.row_route:
-            raise ValueError("estimator='FIML' needs the rows: pass the DataFrame, or "
-                             "TwoLevelStats built with route='rows'")
+            estimator = "FIML" if data.route == "rows" else "ML"
+        if estimator == "FIML" and data.route != "rows":
+            raise MLVMInputError("estimator='FIML' needs the rows: pass the DataFrame, or "
+                                 "TwoLevelStats built with route='rows'")
+        chosen, reason = choose_estimator(estimator, stats.has_missing, stats.max_cluster_size)
     else:
         if clusters is None:
             raise ValueError("clusters is required: the name of the cluster column of data")
-        stats_auto = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars)
-    spec = build_spec(stats_auto.var_names, lambda_=lambda_, latents=latents,
+        # a cheap pass decides the estimator, and so the route; the data are summarised once
+        has_missing, max_size = survey(data, clusters, vars)
+        chosen, reason = choose_estimator(estimator, has_missing, max_size)
+        route = "rows" if chosen == "FIML" else "auto"
+        stats = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars, route=route)
+    spec = build_spec(stats.var_names, lambda_=lambda_, latents=latents,
                       within_latent=within_latent, between_latent=between_latent,
                       within_residual=within_residual, between_residual=between_residual,
                       beta_within=beta_within, beta_between=beta_between,
                       identification=identification, fix=fix, **matrices)
-    chosen, reason = choose_estimator(estimator, stats_auto.has_missing,
-                                      stats_auto.max_cluster_size)
-    stats = stats_auto
-    if chosen == "FIML" and not stats_auto.row_route:
-        stats = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars, route="rows")
     return MLVM(spec, stats, chosen, reason)
 
 

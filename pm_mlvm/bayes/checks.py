@@ -57,10 +57,9 @@ def _replicate(stats: TwoLevelStats, mu, sw, sb, rng) -> TwoLevelStats:
     b = rng.multivariate_normal(np.zeros(p), sb, size=stats.n_clusters, method="eigh")
     y = mu + b[clusters] + rng.multivariate_normal(np.zeros(p), sw, size=len(clusters),
                                                    method="eigh")
-    if stats.row_route:  # the same missingness pattern (rows are sorted by cluster)
-        observed = stats.missing.patterns[stats.missing.row_pattern]
-        y = np.where(observed, y, np.nan)
-        return TwoLevelStats.from_arrays(y, stats.missing.row_cluster, route="rows")
+    if stats.route == "rows":  # the same missingness pattern (rows are sorted by cluster)
+        y = np.where(stats.observed, y, np.nan)
+        return TwoLevelStats.from_arrays(y, stats.row_cluster, route="rows")
     return TwoLevelStats.from_arrays(y, clusters)
 
 
@@ -99,8 +98,8 @@ def edge_table(idata, matrix: str = "omega_zeta_between", threshold: float = 0.1
     import arviz as az
 
     if matrix not in idata.posterior:
-        raise ValueError(f"{matrix!r} is not in the posterior; networks there: "
-                         f"{[v for v in idata.posterior.data_vars if v.startswith('omega')]}")
+        raise ValueError(f"{matrix!r} is not in the posterior; matrices there: "
+                         f"{[v for v, x in idata.posterior.data_vars.items() if x.ndim == 4]}")
     var = idata.posterior[matrix]
     if var.ndim != 4:
         raise ValueError(f"{matrix!r} is not a square matrix")

@@ -58,6 +58,14 @@ import numpy as np
 from pm_mlvm.errors import MLVMInputError
 from pm_mlvm.likelihood.kernels import _complete_factors, _missing_core, _sym
 
+
+def _csr_matrix(*args, **kwargs):
+    """scipy.sparse on first use only: the rows route needs it, the per-size route (and a
+    cold ML fit) does not pay its import."""
+    from scipy import sparse
+
+    return sparse.csr_matrix(*args, **kwargs)
+
 __all__ = [
     "hvp",
     "grad_per_cluster",
@@ -68,7 +76,7 @@ __all__ = [
     "n_moments",
 ]
 
-_ROUTE_NAMES = ("complete", "rows")
+_ROUTE_NAMES = ("sizes", "rows")
 # Directions per batch on the rows route: keeps the (batch, rows, p) work arrays near 4e6 cells.
 _BATCH_CELLS = 4_000_000
 
@@ -289,15 +297,17 @@ def _complete_hessian_f(mom, p):
         h[:p, block] = factor * u[:, rows, cols]
         h[block, :p] = h[:p, block].T
 
-    def per_size(weight):  # Σ_s weight_s (-c_s P⊗P + 2 s P⊗R_s) as a 4-index tensor
-        return (np.einsum("k,kac,kbd->abcd", -weight * c, inv_n, inv_n)
-                + np.einsum("k,kac,kbd->abcd", 2.0 * weight * sizes, inv_n, r))
+    def kron4(weight, left, right):  # Σ_s weight_s left_s[a, c] right_s[b, d] as [a, b, c, d]
+        m = (weight[:, None] * left.reshape(len(left), -1)).T @ right.reshape(len(right), -1)
+        return m.reshape(p, p, p, p).transpose(0, 2, 1, 3)
+
+    def per_size(weight):  # Σ_s weight_s (-c_s P⊗P + 2 s P⊗R_s)
+        return kron4(-weight * c, inv_n, inv_n) + kron4(2.0 * weight * sizes, inv_n, r)
 
     ww = per_size(np.ones_like(sizes))
     if n_w > 0:
         r_w = inv_w @ s_w @ inv_w
-        ww = ww - n_w * np.einsum("ac,bd->abcd", inv_w, inv_w) + 2.0 * np.einsum(
-            "ac,bd->abcd", inv_w, r_w)
+        ww = ww + kron4(np.array([-n_w, 2.0]), np.stack([inv_w, inv_w]), np.stack([inv_w, r_w]))
     w_blk, b_blk = slice(p, p + nv), slice(p + nv, k)
     h[w_blk, w_blk] = _vech_bilinear(ww)
     h[w_blk, b_blk] = _vech_bilinear(per_size(sizes))
@@ -341,73 +351,115 @@ def _rows_prepare(mu, sw, sb, data):
     for k, rows in enumerate(rows_of):
         pv[rows] -= u[row_cluster[rows]] @ q_pat[k]
     m = np.eye(p)[None] + sb[None] @ core["a"]
+    n_clusters, n_pat = len(cluster_start), len(patterns)
     core.update(
         pv=pv,
         w=np.add.reduceat(pv, cluster_start, axis=0),
         m_inv=np.linalg.solve(m, np.broadcast_to(np.eye(p), m.shape)),
         rows_of=rows_of,
-        pair_order=np.argsort(pair_cluster, kind="stable"),
+        # segment sums as sparse products: rows → clusters, pairs → clusters / patterns
+        row_to_cluster=_csr_matrix(
+            (np.ones(len(row_cluster)), (row_cluster, np.arange(len(row_cluster)))),
+            shape=(n_clusters, len(row_cluster))),
+        pattern_to_cluster=_csr_matrix(
+            (pair_count.astype(float), (pair_cluster, pair_pattern)),
+            shape=(n_clusters, n_pat)),
     )
-    core["pair_start"] = np.searchsorted(pair_cluster[core["pair_order"]],
-                                         np.arange(len(cluster_start)))
     return core
 
 
+def _rows_weighted(core, weights, data):
+    """Direction-free, weight-dependent pieces of the rows-route HVP, pooled by pattern."""
+    (_, _, patterns, row_cluster, _, pair_cluster, pair_pattern, pair_count) = data
+    pair_w = weights[pair_cluster] * pair_count
+    cluster_to_pattern = _csr_matrix(
+        (pair_w, (pair_pattern, pair_cluster)), shape=(len(patterns), len(weights)))
+    p_bar = _segment(cluster_to_pattern, core["pmat"])
+    return dict(
+        cluster_to_pattern=cluster_to_pattern,
+        count_pat=np.asarray(cluster_to_pattern.sum(axis=1)).reshape(-1),
+        p_bar_q=p_bar @ core["q_pat"],  # P̄_k Q_k
+        g_row=weights[row_cluster],
+    )
+
+
+def _segment(agg, x):
+    """Σ_e agg[s, e] x_e for a sparse (S, E) matrix and x (E, ...): (S, ...)."""
+    return np.asarray(agg @ x.reshape(len(x), -1)).reshape((agg.shape[0],) + x.shape[1:])
+
+
 def _per_row_by_pattern(x, rows_of, q_pat):
-    """out_i = Q_{pattern(i)} x_i for x (t, N, p)."""
+    """out_i = Q_{pattern(i)} x_i for x (N, t, p)."""
     out = np.empty_like(x)
+    p = x.shape[-1]
     for k, rows in enumerate(rows_of):
-        out[:, rows] = x[:, rows] @ q_pat[k]
+        out[rows] = (x[rows].reshape(-1, p) @ q_pat[k]).reshape(len(rows), -1, p)
     return out
 
 
-def _rows_hvp(core, weights, data, v_mu, v_w, v_b):
+def _mT(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def _rmul(x, m):
+    """x_et @ m_e for x (E, t, p, p), m (E, p, p): one batched GEMM over E."""
+    e, t, p, _ = x.shape
+    return (x.reshape(e, t * p, p) @ m).reshape(e, t, p, p)
+
+
+def _lmul(m, x):
+    """m_e @ x_et for m (E, p, p), x (E, t, p, p)."""
+    return _mT(_rmul(_mT(x), _mT(m)))
+
+
+def _rmul_shared(v, m):
+    """v_t @ m_e for directions v (t, p, p) and m (E, p, p): (E, t, p, p)."""
+    t, p, _ = v.shape
+    return (v.reshape(t * p, p)[None] @ m).reshape(len(m), t, p, p)
+
+
+def _rows_hvp(core, wt, weights, data, v_mu, v_w, v_b):
     """Directional derivative of the gradient of F = Σ g_j (-2 l_j) along a batch of
-    directions (t leading); returns dF_mu, dF_w, dF_b (not yet scaled)."""
-    (_, row_pattern, patterns, row_cluster, cluster_start, pair_cluster, pair_pattern,
-     pair_count) = data
+    directions (t of them); returns dF_mu (t, p), dF_w, dF_b (t, p, p), not yet scaled.
+
+    Work arrays are entity-major, (rows | clusters | patterns, t, ...), so that gathers and
+    segment sums run over contiguous blocks and products are batched GEMMs.
+    """
+    row_cluster, n_clusters = data[3], len(data[4])
     g = weights
     q_pat, pmat, a, b = core["q_pat"], core["pmat"], core["a"], core["b"]
     pv, w, m_inv, rows_of = core["pv"], core["w"], core["m_inv"], core["rows_of"]
-    n_pat = len(patterns)
-    order, start = core["pair_order"], core["pair_start"]
+    n_dir, p = v_mu.shape
+    v_w_wide = v_w.transpose(1, 0, 2).reshape(p, n_dir * p)  # [b, (t, a)] = V_t[b, a]
     # Γ_j = Σ_i Q_i V_W Q_i, pooled over the (cluster, pattern) pairs of each cluster
-    qwq = q_pat[None] @ v_w[:, None] @ q_pat[None]  # (t, P, p, p)
-    pooled = pair_count[order][None, :, None, None] * qwq[:, pair_pattern[order]]
-    gamma = np.add.reduceat(pooled, start, axis=1)  # (t, J, p, p)
+    qwq = _lmul(q_pat, _rmul_shared(v_w, q_pat))  # (P, t, p, p)
+    gamma = _segment(core["pattern_to_cluster"], qwq)  # (J, t, p, p)
     # db_j = -Σ_i Q_i V_W Q_i r_i - A_j v
-    t_rows = np.einsum("tab,nb->tna", v_w, core["q_resid"])
-    db = -np.add.reduceat(_per_row_by_pattern(t_rows, rows_of, q_pat), cluster_start, axis=1)
-    db -= np.einsum("jab,tb->tja", a, v_mu)
-    dp = m_inv[None] @ v_b[:, None] @ np.swapaxes(m_inv, -1, -2)[None] + pmat[None] @ gamma @ \
-        pmat[None]
-    du = np.einsum("tjab,jb->tja", dp, b) + np.einsum("jab,tjb->tja", pmat, db)
+    t_rows = (core["q_resid"] @ v_w_wide).reshape(-1, n_dir, p)
+    db = -_segment(core["row_to_cluster"], _per_row_by_pattern(t_rows, rows_of, q_pat))
+    db -= _mT(a @ v_mu.T)
+    # dP_j = N_j V_B N_j' + P_j Γ_j P_j
+    dp = _lmul(m_inv, _rmul_shared(v_b, _mT(m_inv))) + _lmul(pmat, _rmul(gamma, pmat))
+    du = (dp.reshape(n_clusters, n_dir * p, p) @ b[:, :, None]).reshape(n_clusters, n_dir, p)
+    du += db @ pmat
     # dpv_i = -Q_i (V_W pv_i + v + du_j)
-    inner = np.einsum("tab,nb->tna", v_w, pv) + v_mu[:, None, :] + du[:, row_cluster]
+    inner = (pv @ v_w_wide).reshape(-1, n_dir, p) + v_mu[None] + du[row_cluster]
     dpv = -_per_row_by_pattern(inner, rows_of, q_pat)
-    dw = np.add.reduceat(dpv, cluster_start, axis=1)
-    df_mu = -2.0 * np.einsum("j,tja->ta", g, dw)
+    dw = _segment(core["row_to_cluster"], dpv)  # (J, t, p)
+    df_mu = -2.0 * (g @ dw.reshape(n_clusters, -1)).reshape(n_dir, p)
     # F_B = Σ g (A - A P A - w w'):  d = -Γ + Γ P A + A P Γ - A dP A - dw w' - w dw'
-    gpa = gamma @ (pmat @ a)[None]
-    apa_d = a[None] @ dp @ a[None]
-    dww = np.einsum("j,tja,jb->tab", g, dw, w)
-    df_b = np.einsum("j,tjab->tab", g, -gamma + gpa + np.swapaxes(gpa, -1, -2) - apa_d)
-    df_b -= dww + np.swapaxes(dww, -1, -2)
+    half_b = _rmul(gamma, pmat @ a) - 0.5 * gamma - 0.5 * _lmul(a, _rmul(dp, a))
+    df_b = np.tensordot(g, half_b, axes=(0, 0))
+    df_b -= ((g[:, None] * dw.reshape(n_clusters, -1)).T @ w).reshape(n_dir, p, p)
+    df_b = df_b + _mT(df_b)
     # F_W = Σ_i g (Q_i - Q_i P Q_i - pv_i pv_i'); (cluster, pattern) terms pooled by pattern
-    pair_w = g[pair_cluster] * pair_count
-    count_pat = np.bincount(pair_pattern, weights=pair_w, minlength=n_pat)
-    p_bar = np.zeros((n_pat,) + pmat.shape[1:])
-    np.add.at(p_bar, pair_pattern, pair_w[:, None, None] * pmat[pair_cluster])
-    dp_bar = np.zeros((len(v_mu), n_pat) + pmat.shape[1:])
-    np.add.at(dp_bar, (slice(None), pair_pattern),
-              pair_w[None, :, None, None] * dp[:, pair_cluster])
-    qwq_pq = qwq @ (p_bar @ q_pat)[None]
-    df_w = np.einsum("k,tkab->tab", -count_pat, qwq)
-    df_w += (qwq_pq + np.swapaxes(qwq_pq, -1, -2)).sum(axis=1)
-    df_w -= np.einsum("kab,tkbc,kcd->tad", q_pat, dp_bar, q_pat)
-    g_row = g[row_cluster]
-    dpp = np.einsum("n,tna,nb->tab", g_row, dpv, pv)
-    df_w -= dpp + np.swapaxes(dpp, -1, -2)
+    dp_bar = _segment(wt["cluster_to_pattern"], dp)  # (P, t, p, p)
+    half_w = (_rmul(qwq, wt["p_bar_q"]) - 0.5 * wt["count_pat"][:, None, None, None] * qwq
+              - 0.5 * _lmul(q_pat, _rmul(dp_bar, q_pat)))
+    df_w = half_w.sum(axis=0)
+    df_w -= ((wt["g_row"][:, None, None] * dpv).reshape(len(pv), -1).T @ pv).reshape(
+        n_dir, p, p)
+    df_w = df_w + _mT(df_w)
     return df_mu, df_w, df_b
 
 
@@ -442,7 +494,7 @@ def _weights(weights, n_clusters):
 def _batched_hvp(route, weights, mu, sw, sb, v_mu, v_w, v_b, data):
     """HVP of Σ g_j l_j along a batch of directions; None when not positive definite."""
     p = len(mu)
-    if route == "complete":
+    if route == "sizes":
         mom = _complete_moments(weights, mu, sw, sb, data)
         if mom is None:
             return None
@@ -451,11 +503,11 @@ def _batched_hvp(route, weights, mu, sw, sb, v_mu, v_w, v_b, data):
         core = _rows_prepare(mu, sw, sb, data)
         if core is None:
             return None
-        n_rows = len(data[0])
-        n_clusters = len(data[4])
-        batch = max(1, _BATCH_CELLS // (max(n_rows, n_clusters * p, 1) * p))
+        n_rows, p_pairs = len(data[0]), len(data[5]) + len(data[2]) + len(data[4])
+        batch = max(1, _BATCH_CELLS // max(n_rows * p, p_pairs * p * p, 1))
+        wt = _rows_weighted(core, weights, data)
         parts = [
-            _rows_hvp(core, weights, data, v_mu[i : i + batch], v_w[i : i + batch],
+            _rows_hvp(core, wt, weights, data, v_mu[i : i + batch], v_w[i : i + batch],
                       v_b[i : i + batch])
             for i in range(0, len(v_mu), batch)
         ]
@@ -469,7 +521,7 @@ def hvp(route, weights, mu, sw, sb, v_mu, v_w, v_b, *data):
 
     Parameters
     ----------
-    route : {"complete", "rows"}
+    route : {"sizes", "rows"}
     weights : (J,) per-cluster weights g_j
     mu : (p,) ; sw, sb : (p, p) the moments Σ_W, Σ_B (symmetrised inside)
     v_mu : (p,) ; v_w, v_b : (p, p) the direction (v_w, v_b symmetrised inside)
@@ -498,7 +550,7 @@ def hvp(route, weights, mu, sw, sb, v_mu, v_w, v_b, *data):
     mu, sw, sb = _moments(mu, sw, sb)
     p = len(mu)
     v_mu, v_w, v_b = _directions(p, v_mu, v_w, v_b)
-    n_clusters = len(data[2] if route == "complete" else data[4])
+    n_clusters = len(data[2] if route == "sizes" else data[4])
     weights = _weights(weights, n_clusters)
     out = _batched_hvp(route, weights, mu, sw, sb, v_mu[None], v_w[None], v_b[None], data)
     if out is None:
@@ -518,7 +570,7 @@ def grad_per_cluster(route, mu, sw, sb, *data):
     _check_route(route)
     _check_data(route, data)
     mu, sw, sb = _moments(mu, sw, sb)
-    if route == "complete":
+    if route == "sizes":
         return _complete_scores(mu, sw, sb, data)
     return _rows_scores(mu, sw, sb, data)
 
@@ -541,11 +593,12 @@ def hessian(route, mu, sw, sb, *data) -> np.ndarray:
     mu, sw, sb = _moments(mu, sw, sb)
     p = len(mu)
     k = n_moments(p)
-    if route == "complete":
+    if route == "sizes":
         mom = _complete_moments(None, mu, sw, sb, data)
         if mom is None:
             return np.zeros((k, k))
-        return -0.5 * _complete_hessian_f(mom, p)
+        h = -0.5 * _complete_hessian_f(mom, p)
+        return 0.5 * (h + h.T)
     weights = np.ones(len(data[4]))
     out = _batched_hvp(route, weights, mu, sw, sb, *moment_directions(p), data)
     if out is None:

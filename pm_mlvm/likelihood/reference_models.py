@@ -99,8 +99,11 @@ def _theta_from(spec: MLVMSpec, mu, sw, sb) -> np.ndarray:
 def _maximise(spec: MLVMSpec, stats: TwoLevelStats, theta0, psd_between: bool):
     objective = Objective(spec, stats, psd_between=psd_between)
     low, high = spec.bounds()
+    # Newton steps with the closed-form Hessian where it is cheap (per-size statistics);
+    # scoring steps on the rows, where the Hessian costs a pass per moment
+    curvature = objective.observed_information if objective.route.name != "rows" else None
     return objective, maximize(objective.value_grad, theta0, low, high, objective.metric,
-                               objective.observed_information, n_scale=stats.n_obs, tol=_TOL)
+                               curvature, n_scale=stats.n_obs, tol=_TOL)
 
 
 def fit_reference(stats: TwoLevelStats, name: str) -> ReferenceFit:

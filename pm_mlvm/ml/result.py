@@ -20,63 +20,16 @@ import pandas as pd
 from pm_mlvm._distributions import norm_sf
 from pm_mlvm.report.html import fit_html
 from pm_mlvm.report.text import fit_summary
-from pm_mlvm.spec.mlvm import BLOCKS, MLVMSpec
-from pm_mlvm.spec.structures import STRUCTURES
+from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
 __all__ = ["MLResult", "derived_matrices"]
 
 
-def _cov2cor(cov):
-    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = cov / np.outer(sd, sd)
-    np.fill_diagonal(out, np.where(sd > 0, 1.0, np.nan))
-    return out
-
-
 def derived_matrices(spec: MLVMSpec, theta) -> dict:
-    """Every parameter matrix and derived matrix (NumPy) at θ, by psychonetrics name."""
-    mats = spec.unpack(theta)
-    implied = spec.implied(theta)
-    out = {}
-    for block in BLOCKS:
-        sigma = implied["blocks"][block]
-        out[f"sigma_{block}"] = sigma
-        if np.any(sigma):
-            try:
-                kappa = np.linalg.inv(sigma)
-            except np.linalg.LinAlgError:
-                kappa = np.full_like(sigma, np.nan)
-            out[f"kappa_{block}"] = kappa
-            d = 1.0 / np.sqrt(np.abs(np.diag(kappa)))
-            omega = -kappa * np.outer(d, d)
-            np.fill_diagonal(omega, 0.0)
-            out[f"omega_{block}"] = omega
-            out[f"rho_{block}"] = _cov2cor(sigma) - np.eye(len(sigma))
-            out[f"SD_{block}"] = np.diag(np.sqrt(np.clip(np.diag(sigma), 0, None)))
-    for block in BLOCKS:  # the structure's own parameter matrices take precedence
-        for role in STRUCTURES[spec.types[block]].roles:
-            name = f"{role.prefix}_{block}"
-            out[name] = mats[name]
-    out.update({k: mats[k] for k in ("nu", "lambda", "beta_within", "beta_between")})
-    out["mu"] = implied["mu"]
-    out["sigma_within"] = implied["sigma_within"]
-    out["sigma_between"] = implied["sigma_between"]
-    out["sigma_eta_within"] = implied["sigma_eta_within"]
-    out["sigma_eta_between"] = implied["sigma_eta_between"]
-    out["sigma_crosssection"] = implied["sigma_within"] + implied["sigma_between"]
-    return out
-
-
-def _labels(spec: MLVMSpec, name: str):
-    if name in ("mu", "nu"):
-        return list(spec.var_names), None
-    if name == "lambda":
-        return list(spec.var_names), list(spec.latent_names)
-    if "epsilon" in name or name in ("sigma_within", "sigma_between", "sigma_crosssection"):
-        return list(spec.var_names), list(spec.var_names)
-    return list(spec.latent_names), list(spec.latent_names)
+    """Every parameter matrix and derived matrix (NumPy) at θ, by psychonetrics name
+    (:meth:`MLVMSpec.derived_matrices`)."""
+    return spec.derived_matrices(theta)
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,7 +161,7 @@ class MLResult:
         mats = self._matrices
         if name not in mats:
             raise KeyError(f"unknown matrix {name!r}; available: {', '.join(sorted(mats))}")
-        rows, cols = _labels(self.spec, name)
+        rows, cols = self.spec.matrix_labels(name)
         value = np.asarray(mats[name])
         if cols is None:
             return pd.DataFrame({name: value.reshape(-1)}, index=rows)

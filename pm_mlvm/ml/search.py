@@ -25,7 +25,6 @@ import pandas as pd
 from pm_mlvm._distributions import chi2_isf, chi2_sf
 
 from pm_mlvm.likelihood.objective import Objective
-from pm_mlvm.spec.matrices import allowed_cells
 from pm_mlvm.spec.mlvm import MLVMSpec
 
 __all__ = ["network_matrices", "modification_indices", "prune", "stepup", "adjust_pvalues",
@@ -35,14 +34,9 @@ ADJUST = ("none", "bonferroni", "holm", "fdr")
 
 
 def network_matrices(spec: MLVMSpec) -> list[str]:
-    """psychonetrics' default search matrices: omega of ggm blocks, kappa of prec blocks."""
-    out = []
-    for block, kind in spec.types.items():
-        if kind == "ggm":
-            out.append(f"omega_{block}")
-        elif kind == "prec":
-            out.append(f"kappa_{block}")
-    return out
+    """psychonetrics' default search matrices: omega of ggm blocks, kappa of prec blocks
+    (each structure's network role, :meth:`MLVMSpec.network_matrices`)."""
+    return spec.network_matrices()
 
 
 def _check_matrices(spec: MLVMSpec, matrices):
@@ -58,23 +52,9 @@ def _check_matrices(spec: MLVMSpec, matrices):
 
 
 def _candidates(spec: MLVMSpec, matrices) -> list[tuple[str, int, int]]:
-    """Fixed, non-identified cells that may be freed (lower triangle of symmetric kinds)."""
-    names = matrices if matrices is not None else list(spec.matrices)
-    out = []
-    for name in names:
-        mat = spec.matrices[name]
-        if spec.observed_only and (name == "lambda" or "epsilon" in name):
-            continue
-        if name == "nu":
-            continue
-        if mat.kind == "diagonal":  # scale matrices: freeing a fixed SD/delta is not a path
-            continue
-        mask = allowed_cells(mat.kind, mat.shape) & ~mat.free & ~mat.identified
-        if name.startswith("beta"):
-            mask &= ~np.eye(*mat.shape, dtype=bool)
-        cols, rows = np.nonzero(mask.T)
-        out += [(name, int(r), int(c)) for r, c in zip(rows, cols)]
-    return out
+    """Fixed, non-identified cells that may be freed (:meth:`MLVMSpec.search_candidates`),
+    as (matrix, row, col) positions."""
+    return [spec.cell_of(param) for param in spec.search_candidates(matrices)]
 
 
 def _freed(spec: MLVMSpec, cells) -> MLVMSpec:

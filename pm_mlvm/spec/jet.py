@@ -33,15 +33,18 @@ class Jet:
     ----------
     value : ndarray
     d : ndarray, shape (k, *value.shape)
-    dd : ndarray, shape (k, k, *value.shape), or None when second derivatives are not tracked
+    dd : ndarray, shape (s, s, *value.shape), or None when second derivatives are not tracked
+    sel : int array of length s, the parameters whose second derivatives are tracked (the
+        others enter linearly, so their second derivatives are known to vanish)
     """
 
     __array_priority__ = 1000  # ndarray @ Jet and ndarray + Jet dispatch to the Jet
 
-    def __init__(self, value, d, dd=None):
+    def __init__(self, value, d, dd=None, sel=None):
         self.value = value
         self.d = d
         self.dd = dd
+        self.sel = sel
 
     @property
     def shape(self):
@@ -53,25 +56,25 @@ class Jet:
 
     @property
     def T(self):  # noqa: N802 - mirrors ndarray.T for matrices
-        return Jet(_swap(self.value), _swap(self.d), _swap(self.dd))
+        return Jet(_swap(self.value), _swap(self.d), _swap(self.dd), self.sel)
 
     def __getitem__(self, index):
         index = index if isinstance(index, tuple) else (index,)
         full = slice(None)
         dd = None if self.dd is None else self.dd[(full, full, *index)]
-        return Jet(self.value[index], self.d[(full, *index)], dd)
+        return Jet(self.value[index], self.d[(full, *index)], dd, self.sel)
 
     # ----------------------------------------------------------------- linear
     def __add__(self, other):
         if isinstance(other, Jet):
             dd = None if self.dd is None or other.dd is None else self.dd + other.dd
-            return Jet(self.value + other.value, self.d + other.d, dd)
-        return Jet(self.value + other, self.d, self.dd)
+            return Jet(self.value + other.value, self.d + other.d, dd, self.sel)
+        return Jet(self.value + other, self.d, self.dd, self.sel)
 
     __radd__ = __add__
 
     def __neg__(self):
-        return Jet(-self.value, -self.d, None if self.dd is None else -self.dd)
+        return Jet(-self.value, -self.d, None if self.dd is None else -self.dd, self.sel)
 
     def __sub__(self, other):
         return self + (-other)
@@ -83,7 +86,7 @@ class Jet:
         if isinstance(scalar, Jet) or np.ndim(scalar) != 0:
             raise TypeError("a Jet multiplies by scalars only; use @ for matrix products")
         return Jet(scalar * self.value, scalar * self.d,
-                   None if self.dd is None else scalar * self.dd)
+                   None if self.dd is None else scalar * self.dd, self.sel)
 
     __rmul__ = __mul__
 
@@ -92,19 +95,20 @@ class Jet:
         if not isinstance(other, Jet):
             other = np.asarray(other)
             return Jet(self.value @ other, self.d @ other,
-                       None if self.dd is None else self.dd @ other)
+                       None if self.dd is None else self.dd @ other, self.sel)
         value = self.value @ other.value
         d = self.d @ other.value + self.value @ other.d
         dd = None
         if self.dd is not None and other.dd is not None:
-            cross = np.einsum("a...ij,b...jk->ab...ik", self.d, other.d)
+            sel = self.sel
+            cross = np.einsum("a...ij,b...jk->ab...ik", self.d[sel], other.d[sel])
             dd = self.dd @ other.value + self.value @ other.dd + cross + np.swapaxes(cross, 0, 1)
-        return Jet(value, d, dd)
+        return Jet(value, d, dd, self.sel)
 
     def __rmatmul__(self, other):
         other = np.asarray(other)
         return Jet(other @ self.value, other @ self.d,
-                   None if self.dd is None else other @ self.dd)
+                   None if self.dd is None else other @ self.dd, self.sel)
 
 
 def _inv(x):
@@ -115,9 +119,10 @@ def _inv(x):
     d = -(vd @ v)
     dd = None
     if x.dd is not None:
-        chain = np.einsum("aij,bjk->abik", vd, vd) @ v  # A⁻¹ dA_a A⁻¹ dA_b A⁻¹
+        vs = vd[x.sel]
+        chain = np.einsum("aij,bjk->abik", vs, vs) @ v  # A⁻¹ dA_a A⁻¹ dA_b A⁻¹
         dd = chain + np.swapaxes(chain, 0, 1) - v @ x.dd @ v
-    return Jet(v, d, dd)
+    return Jet(v, d, dd, x.sel)
 
 
 class _JetBackend:

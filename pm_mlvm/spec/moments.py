@@ -14,12 +14,13 @@ matrix, b the fixed values; mirrored cells of symmetric matrices map to the same
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 from pm_mlvm.spec.jet import JET_BACKEND, Jet
 from pm_mlvm.spec.mlvm import MLVMSpec, compose_moments
+from pm_mlvm.spec.layout import BLOCKS, matrix_name
 from pm_mlvm.spec.structures import NUMPY_BACKEND
 
 __all__ = ["MomentMap", "MomentDerivatives", "cell_map"]
@@ -54,7 +55,8 @@ def _cell_map(_key, spec):
 @dataclass(frozen=True)
 class MomentDerivatives:
     """Moments at θ with ∂/∂θ: ``d_mu`` (k, p), ``d_w``/``d_b`` (k, p, p); second derivatives
-    ``dd_mu`` (k, k, p), ``dd_w``/``dd_b`` (k, k, p, p) when requested (else None)."""
+    ``dd_mu`` (s, s, p), ``dd_w``/``dd_b`` (s, s, p, p) over the parameters ``curved`` (length
+    s) when requested (else None): every other second derivative is zero."""
 
     mu: np.ndarray
     sigma_within: np.ndarray
@@ -65,6 +67,7 @@ class MomentDerivatives:
     dd_mu: np.ndarray | None = None
     dd_w: np.ndarray | None = None
     dd_b: np.ndarray | None = None
+    curved: np.ndarray | None = None
 
     def chain(self, g_mu, g_w, g_b) -> np.ndarray:
         """dℓ/dθ from dℓ/dμ and the symmetric matrix gradients (dℓ = tr(G dΣ))."""
@@ -74,8 +77,12 @@ class MomentDerivatives:
         """Σ_m g_m ∂²φ_m/∂θ∂θ': the part of the θ-Hessian from the curvature of the map."""
         if self.dd_w is None:
             raise ValueError("second derivatives were not requested (order=2)")
-        return (self.dd_mu @ g_mu + np.tensordot(self.dd_w, g_w, 2)
-                + np.tensordot(self.dd_b, g_b, 2))
+        k = self.d_mu.shape[0]
+        out = np.zeros((k, k))
+        sel = self.curved
+        out[np.ix_(sel, sel)] = (self.dd_mu @ g_mu + np.tensordot(self.dd_w, g_w, 2)
+                                 + np.tensordot(self.dd_b, g_b, 2))
+        return out
 
 
 class MomentMap:
@@ -109,19 +116,39 @@ class MomentMap:
         theta = np.asarray(theta, dtype=float)
         k = self.npar
         values = self.matrices(theta)
+        sel = self.curved if order >= 2 else None
+        n_sel = 0 if sel is None else len(sel)
         jets = {}
         for name, (s, (r, c)) in self._layout.items():
             d = self._a[s : s + r * c].T.reshape(k, r, c)
-            dd = np.zeros((k, k, r, c)) if order >= 2 else None
-            jets[name] = Jet(values[name], d, dd)
+            dd = np.zeros((n_sel, n_sel, r, c)) if order >= 2 else None
+            jets[name] = Jet(values[name], d, dd, sel)
         out = compose_moments(self.spec, jets, JET_BACKEND)
         parts = []
         for key in ("mu", "sigma_within", "sigma_between"):
             x = out[key]
             if not isinstance(x, Jet):  # does not depend on θ
                 x = Jet(np.asarray(x), np.zeros((k, *np.shape(x))),
-                        np.zeros((k, k, *np.shape(x))) if order >= 2 else None)
+                        np.zeros((n_sel, n_sel, *np.shape(x))) if order >= 2 else None, sel)
             parts.append(x)
         mu, sw, sb = parts
         return MomentDerivatives(mu.value, sw.value, sb.value, mu.d, sw.d, sb.d,
-                                 mu.dd, sw.dd, sb.dd)
+                                 mu.dd, sw.dd, sb.dd, sel)
+
+    @cached_property
+    def curved(self) -> np.ndarray:
+        """Indices of the parameters with a non-zero second derivative of the moments: all but
+        the means ν and the cells of a linear role (a ``cov`` block's sigma) that enter the
+        moments additively (a residual block, or a latent block whose level has a fixed Λ and
+        no regressions)."""
+        spec = self.spec
+        flat = {"nu"}
+        for block, info in BLOCKS.items():
+            additive = not info.latent or (spec.matrices["lambda"].n_free == 0 and spec.matrices[
+                matrix_name("beta", info.level)].n_free == 0)
+            roles = spec.structure(block).roles
+            if additive and all(role.linear for role in roles):
+                flat |= {matrix_name(role.prefix, block) for role in roles}
+        index = [np.arange(spec.offsets[name].start, spec.offsets[name].stop)
+                 for name in spec.matrices if name not in flat]
+        return np.concatenate(index) if index else np.zeros(0, dtype=np.int64)

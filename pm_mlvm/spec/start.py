@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pm_mlvm.spec.mlvm import BLOCKS, MLVMSpec
-from pm_mlvm.spec.structures import STRUCTURES, spectral_shift
+from pm_mlvm.spec.layout import BLOCKS, LEVELS, level_block, matrix_name
+from pm_mlvm.spec.mlvm import MLVMSpec
+from pm_mlvm.spec.structures import spectral_shift
 
 __all__ = ["start_values", "emergency_start", "level_targets"]
 
@@ -74,13 +75,13 @@ def _cell_factors(spec: MLVMSpec, d: np.ndarray) -> dict:
     """name → matrix of factors mapping standardised-metric cells to the data's metric."""
     c = _latent_scales(spec, d)
     out = {"nu": np.zeros((spec.n_vars, 1)), "lambda": np.outer(d, 1.0 / c)}
-    for level in ("within", "between"):
-        out[f"beta_{level}"] = np.outer(c, 1.0 / c)
-        for block in (f"zeta_{level}", f"epsilon_{level}"):
-            s = c if block.startswith("zeta") else d
-            for role in STRUCTURES[spec.types[block]].roles:
-                pr, pc = role.scale_power
-                out[f"{role.prefix}_{block}"] = np.outer(s**pr, s**pc)
+    for level in LEVELS:
+        out[matrix_name("beta", level)] = np.outer(c, 1.0 / c)
+    for block, info in BLOCKS.items():
+        s = c if info.latent else d
+        for role in spec.structure(block).roles:
+            pr, pc = role.scale_power
+            out[matrix_name(role.prefix, block)] = np.outer(s**pr, s**pc)
     return out
 
 
@@ -106,15 +107,16 @@ def _start_standardised(spec: MLVMSpec, total_cov, within_cov, between_cov) -> n
     mats["nu"][:, 0] = np.where(spec.matrices["nu"].free[:, 0], 0.0, mats["nu"][:, 0])
     lam = _lambda_start(spec, np.asarray(total_cov, dtype=float))
     mats["lambda"] = lam
-    for level, target in (("within", within_cov), ("between", between_cov)):
-        beta = spec.matrices[f"beta_{level}"]
-        mats[f"beta_{level}"] = np.where(beta.free, 0.001, beta.fixed)
+    for level, target in zip(LEVELS, (within_cov, between_cov)):
+        beta = spec.matrices[matrix_name("beta", level)]
+        mats[beta.name] = np.where(beta.free, 0.001, beta.fixed)
         psi, theta = _split_level(spec, lam, np.asarray(target, dtype=float))
-        for block, cov in ((f"zeta_{level}", psi), (f"epsilon_{level}", theta)):
+        for block, cov in ((level_block(level, latent=True), psi),
+                           (level_block(level, latent=False), theta)):
             own = spec.block_matrices(block)
             if all(m.n_free == 0 for m in own.values()):
                 continue
-            values = STRUCTURES[spec.types[block]].start(cov, {k: m.free for k, m in own.items()})
+            values = spec.structure(block).start(cov, {k: m.free for k, m in own.items()})
             for prefix, mat in own.items():
                 mats[mat.name] = np.where(mat.free | (mat.free.T if mat.mirrored else False),
                                           values[prefix], mat.fixed)
@@ -129,16 +131,16 @@ def emergency_start(spec: MLVMSpec, mean, total_cov) -> np.ndarray:
     mats["nu"][:, 0] = 0.0
     mats["lambda"] = np.where(spec.matrices["lambda"].free, 1.0, spec.matrices["lambda"].fixed)
     half = 0.5 * np.ones(spec.n_vars)
-    for block in BLOCKS:
-        latent = block.startswith("zeta")
+    for block, info in BLOCKS.items():
+        latent = info.latent
         n = spec.n_latent if latent else spec.n_vars
         cov = np.eye(n) * (0.5 if latent else 1.0)
         if not latent:
-            cov = np.diag(half * (0.5 if block.endswith("between") else 1.0))
+            cov = np.diag(half * (0.5 if info.level == "between" else 1.0))
         if spec.observed_only and latent:
             cov = np.diag(half)
         own = spec.block_matrices(block)
-        values = STRUCTURES[spec.types[block]].start(cov, {k: m.free for k, m in own.items()})
+        values = spec.structure(block).start(cov, {k: m.free for k, m in own.items()})
         for prefix, mat in own.items():
             mats[mat.name] = np.where(mat.free, values[prefix], mat.fixed)
     return _to_data_metric(spec, _pack(spec, mats), mean, d)

@@ -68,11 +68,25 @@ def test_jacobian_and_second_derivatives_equal_finite_differences(spec, rng):
                                             (up.sigma_between, down.sigma_between, der.d_b[a])):
             fd = (value_up - value_down) / (2 * h)
             np.testing.assert_allclose(first, fd, rtol=1e-6, atol=1e-7)
-        for d_up, d_down, second in ((up.d_w, down.d_w, der.dd_w[:, a]),
-                                     (up.d_b, down.d_b, der.dd_b[:, a]),
-                                     (up.d_mu, down.d_mu, der.dd_mu[:, a])):
+        full_w, full_b = _full(der, der.dd_w), _full(der, der.dd_b)
+        for d_up, d_down, second in ((up.d_w, down.d_w, full_w[:, a]),
+                                     (up.d_b, down.d_b, full_b[:, a]),
+                                     (up.d_mu, down.d_mu, _full(der, der.dd_mu)[:, a])):
             fd = (d_up - d_down) / (2 * h)
             np.testing.assert_allclose(second, fd, rtol=1e-5, atol=1e-6)
+
+
+def _full(der, dd):
+    """Second derivatives over every parameter (zeros outside the curved set)."""
+    k = der.d_mu.shape[0]
+    out = np.zeros((k, k, *dd.shape[2:]))
+    out[np.ix_(der.curved, der.curved)] = dd
+    return out
+
+
+def test_the_saturated_model_has_no_curved_parameters():
+    spec = build_spec(NAMES, lambda_=None)
+    assert len(MomentMap(spec).curved) == 0
 
 
 def test_second_derivatives_are_symmetric_in_the_parameters(spec, rng):
