@@ -83,22 +83,31 @@ class MLVM:
         """The free parameters (matrix, row, col, level, bounds)."""
         return self.spec.parameter_table()
 
-    def fit(self, information: str = "expected", start=None, maxiter: int = 10000):
+    def fit(self, information: str | None = None, start=None, maxiter: int = 10000,
+            se: str = "standard"):
         """Maximum likelihood. Returns an immutable :class:`~pm_mlvm.ml.result.MLResult`.
 
         Parameters
         ----------
-        information : {"expected", "observed"}
-            Standard errors from the analytic expected information (default, as
-            psychonetrics) or the exact observed information (lavaan's two-level default).
+        information : {"expected", "observed"}, optional
+            Standard errors from the analytic expected information (default for
+            ``se="standard"``, as psychonetrics) or the exact observed information (lavaan's
+            two-level default; the default bread for ``se="robust"``, as lavaan's MLR).
             With missing cells the observed information is always used.
+        se : {"standard", "robust"}
+            ``"robust"``: cluster-robust (sandwich) standard errors, as lavaan's
+            ``estimator="MLR"``; ``fit_measures()`` then adds the Yuan–Bentler scaled test
+            (``chisq_scaled``, ``chisq_scaling_factor``, ``pvalue_scaled``) and the robust
+            ``cfi_robust``, ``tli_robust``, ``rmsea_robust``. Also with missing data.
         start : array_like, optional
             Start values for the free parameters (spec order); default from the data.
         maxiter : int
             Iteration limit of the optimiser.
         """
+        if information is None:
+            information = "observed" if se == "robust" else "expected"
         return Fitter(self.stats, estimator=self.estimator, information=information,
-                      maxiter=maxiter).fit(self.spec, start=start)
+                      maxiter=maxiter, se=se).fit(self.spec, start=start)
 
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, priors=None,
                random_seed=None, sparsity=None, **pm_kwargs):
