@@ -43,7 +43,8 @@ from pytensor.graph.basic import Apply, Constant
 from pytensor.graph.op import Op
 from pytensor.ifelse import ifelse
 from pytensor.tensor.basic import Alloc
-from pytensor.tensor.elemwise import DimShuffle
+from pytensor.scalar.basic import Second
+from pytensor.tensor.elemwise import DimShuffle, Elemwise
 from pytensor.tensor.type import TensorType
 
 from pm_mlvm.likelihood import hessian
@@ -92,20 +93,27 @@ def _first_known(*dims):
 
 
 def _uniform_scalar(g):
-    """The scalar c when ``g`` is visibly c broadcast to a vector (``Alloc`` / ``DimShuffle``
-    of a 0-d tensor, or a constant vector of equal entries); None otherwise."""
-    owner = g.owner
+    """The 0-d c when ``g`` is visibly c broadcast to a vector, None otherwise.
+
+    Recognises what ``pytensor.grad`` makes of ``sum(x)`` (``second(x, c)``, ``Alloc``,
+    ``ExpandDims`` of a 0-d tensor) and constant vectors of equal entries.
+    """
     if isinstance(g, Constant):
         data = np.asarray(g.data)
         if data.size and np.all(data == data.flat[0]):
             return pt.constant(float(data.flat[0]))
         return None
+    if g.ndim == 0:
+        return g
+    if g.type.shape == (1,) * g.ndim:  # broadcastable: one value
+        return g.reshape(())
+    owner = g.owner
     if owner is None:
         return None
-    if isinstance(owner.op, Alloc) and owner.inputs[0].ndim == 0:
-        return owner.inputs[0]
-    if isinstance(owner.op, DimShuffle) and owner.inputs[0].ndim == 0:
-        return owner.inputs[0]
+    if isinstance(owner.op, Elemwise) and isinstance(owner.op.scalar_op, Second):
+        return _uniform_scalar(owner.inputs[1])
+    if isinstance(owner.op, Alloc | DimShuffle):
+        return _uniform_scalar(owner.inputs[0])
     return None
 
 
