@@ -130,7 +130,7 @@ NOTEBOOKS = {
     "04_missing_data.ipynb": [
         ("md", "# Within-cluster missing data"),
         ("code", SETUP),
-        ("code", "data = pmv.seed_example(n_clusters=80, cluster_size=(5, 15), rng=7)\n"
+        ("code", "data = pmv.simulate_seed_design(n_clusters=80, cluster_size=(5, 15), rng=7)\n"
                  "rng = np.random.default_rng(8)\ncols = [f\"y{k}\" for k in range(1, 7)]\n"
                  "mask = rng.random((len(data), 6)) < 0.10\n"
                  "observed = data.copy()\nobserved[cols] = observed[cols].mask(mask)\n"

@@ -11,7 +11,7 @@ from pm_mlvm.stats import (
     MissingPatterns,
     TwoLevelStats,
     load_seed_example,
-    seed_example,
+    simulate_seed_design,
     simulate_twolevel,
 )
 
@@ -35,7 +35,7 @@ _LAZY = {
 }
 
 __all__ = ["MLVMInputError", "MLVMWarning", "MissingPatterns", "TwoLevelStats",
-           "load_seed_example", "seed_example", "simulate_twolevel", *_LAZY]
+           "load_seed_example", "simulate_seed_design", "simulate_twolevel", *_LAZY]
 
 
 def __getattr__(name: str):
