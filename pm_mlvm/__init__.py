@@ -28,6 +28,7 @@ _LAZY = {
     "ppp": "pm_mlvm.bayes.checks",
     "edge_table": "pm_mlvm.bayes.checks",
     "plot_parameters": "pm_mlvm.report.plots",
+    "plot_path": "pm_mlvm.report.path",
     "twolevel_loglik": "pm_mlvm.likelihood.evaluate",
     "twolevel_loglik_grad": "pm_mlvm.likelihood.evaluate",
     "twolevel_loglik_per_cluster": "pm_mlvm.likelihood.evaluate",
