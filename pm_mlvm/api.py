@@ -175,8 +175,20 @@ def ml_lvm(
         Observed variables (default: every other column).
     latents : list of str, optional
         Factor names (default: dict keys, DataFrame columns or ``Eta_1..``).
-    within_latent, between_latent, within_residual, between_residual : str
-        Structure of Ψ_W, Ψ_B, Θ_W, Θ_B: ``"cov"``, ``"chol"``, ``"prec"``, ``"ggm"``, ``"cor"``.
+    within_latent : {"cov", "chol", "prec", "ggm", "cor"}
+        Structure of Ψ_W, the within-cluster latent covariance (``sigma_zeta_within``):
+        a free covariance, its Cholesky factor, its precision (inverse), a Gaussian
+        graphical model (partial correlations ``omega_zeta_within``), or SDs and correlations.
+    between_latent : {"cov", "chol", "prec", "ggm", "cor"}
+        Structure of Ψ_B, the between-cluster latent covariance (``sigma_zeta_between``);
+        ``"ggm"`` makes the cluster-level latents a network (``omega_zeta_between``).
+    within_residual : {"cov", "chol", "prec", "ggm", "cor"}
+        Structure of Θ_W, the within-cluster residual covariance (``sigma_epsilon_within``),
+        diagonal by default; ``"ggm"`` gives a (by default empty) residual network.
+    between_residual : {"cov", "chol", "prec", "ggm", "cor"}
+        Structure of Θ_B, the between-cluster residual covariance
+        (``sigma_epsilon_between``), diagonal by default; ``"ggm"`` as for
+        ``within_residual``.
     beta_within, beta_between : pattern, optional
         q×q structural regressions (row regressed on column); diagonals are fixed at 0.
     identification : {"loadings", "variance"}
