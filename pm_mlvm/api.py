@@ -201,7 +201,7 @@ def ml_lvm(
         ``{(matrix, row, col): value}`` fixes cells, e.g. ``{("lambda", "y1", "F1"): 0.8}``.
     model : str, optional
         lavaan model syntax instead of ``lambda_`` (not both), e.g.
-        ``"F1 =~ y1 + y2 + y3\n F2 =~ y4 + y5 + y6"`` (one block: both levels) or lavaan's
+        ``"F1 =~ y1 + y2 + y3; F2 =~ y4 + y5 + y6"`` (one block: both levels) or lavaan's
         ``level: 1`` / ``level: 2`` form with the loadings labelled equal across levels.
         ``=~``, ``~`` between factors, ``~~``, ``y ~ 1``, fixed values, ``NA*`` and labels
         map onto the arguments here; what does not map (different loadings per level,

@@ -351,9 +351,9 @@ def model_arguments(model, columns, vars=None, identification="loadings", types=
             raise s.fail(f"the factor {s.rhs.name!r} is an indicator of {s.lhs!r}",
                          "second-order factors are not supported; indicators are observed "
                          "variables")
-    observed = _observed(statements, latents, columns, vars)
     if two_level:
         _check_both_levels(by_level, latents)
+    observed = _observed(statements, latents, columns, vars)
     loadings = _loadings(by_level, two_level)
     _check_labels(statements, two_level)
 
