@@ -231,6 +231,8 @@ def _tokens(part: str, line: int, text: str) -> list[tuple[str, str]]:
 def _terms(part: str, line: int, text: str) -> list[Term]:
     """Split a side on top-level ``+`` and read each term's ``*`` modifiers."""
     tokens = _tokens(part, line, text)
+    if tokens and tokens[-1] == ("sym", "+"):
+        raise _line_error(line, text, "the formula ends in '+'", "add the missing term")
     groups, current, depth = [], [], 0
     for kind, value in tokens:
         depth += (value == "(") - (value == ")") if kind == "sym" else 0

@@ -288,6 +288,7 @@ UNSUPPORTED = {
         "statements before the first"),
     "a formula without an operator": ("F1 =~ y1 + y2\ny3 y4", 2, "no operator"),
     "an indicator listed twice": ("F1 =~ y1 + y2 + y2", 1, "listed twice"),
+    "a formula ending in +": ("F1 =~ y1 + y2 +\n", 1, "ends in"),
 }
 
 
