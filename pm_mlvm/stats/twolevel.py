@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pm_mlvm.errors import MLVMInputError
+
 __all__ = ["TwoLevelStats", "MissingPatterns"]
 
 
@@ -206,12 +208,12 @@ class TwoLevelStats:
         3
         """
         if not isinstance(data, pd.DataFrame):
-            raise TypeError(
+            raise MLVMInputError(
                 f"data must be a pandas DataFrame with one row per unit; got {type(data).__name__}"
             )
         columns = list(data.columns)
         if not _is_column(clusters, columns):
-            raise ValueError(
+            raise MLVMInputError(
                 f"clusters={clusters!r} is not a column of data; columns are: "
                 + ", ".join(map(repr, columns))
             )
@@ -220,6 +222,9 @@ class TwoLevelStats:
         cluster_col = data[clusters]
         keep = ~cluster_col.isna().to_numpy()
         n_dropped = int((~keep).sum())
+        if not keep.any():
+            raise MLVMInputError(f"data has no rows{' with a cluster id' if n_dropped else ''} "
+                                 f"(shape {data.shape}); pass the data with one row per unit")
         if n_dropped:
             warnings.warn(
                 f"clusters={clusters!r}: {n_dropped} row(s) with a missing cluster id were dropped",
@@ -362,11 +367,12 @@ def _resolve_vars(data: pd.DataFrame, clusters: Any, vars: Any) -> list:
     columns = list(data.columns)
     if vars is None:
         var_names = [c for c in columns if c != clusters]
+        _check_unique_columns(columns, [clusters, *var_names])
         if not var_names:
-            raise ValueError("vars: data has no column besides the cluster column")
+            raise MLVMInputError("vars: data has no column besides the cluster column")
         non_numeric = [c for c in var_names if not _is_numeric(data[c])]
         if non_numeric:
-            raise ValueError(
+            raise MLVMInputError(
                 "vars=None uses every column except clusters, but these are not numeric: "
                 + ", ".join(map(repr, non_numeric))
                 + "; pass vars=[...] with the numeric observed variables"
@@ -376,23 +382,37 @@ def _resolve_vars(data: pd.DataFrame, clusters: Any, vars: Any) -> list:
         vars = [vars]
     var_names = list(vars)
     if not var_names:
-        raise ValueError("vars is empty; pass at least one numeric column")
+        raise MLVMInputError("vars is empty; pass at least one numeric column")
     missing = [v for v in var_names if not _is_column(v, columns)]
     if missing:
-        raise ValueError(
+        raise MLVMInputError(
             "vars: not columns of data: "
             + ", ".join(map(repr, missing))
             + "; columns are: "
             + ", ".join(map(repr, columns))
         )
     if len(set(var_names)) != len(var_names):
-        raise ValueError(f"vars contains duplicates: {var_names}")
+        raise MLVMInputError(f"vars contains duplicates: {var_names}")
     if clusters in var_names:
-        raise ValueError(f"vars must not contain the cluster column {clusters!r}")
+        raise MLVMInputError(f"vars must not contain the cluster column {clusters!r}")
+    _check_unique_columns(columns, [clusters, *var_names])
     non_numeric = [v for v in var_names if not _is_numeric(data[v])]
     if non_numeric:
-        raise ValueError("vars: not numeric: " + ", ".join(map(repr, non_numeric)))
+        raise MLVMInputError("vars: not numeric: " + ", ".join(map(repr, non_numeric)))
     return var_names
+
+
+def _check_unique_columns(columns: list, used: list) -> None:
+    """The used column labels must each name one column of data."""
+    repeated = []
+    for c in used:
+        if sum(1 for col in columns if col == c) > 1 and c not in repeated:
+            repeated.append(c)
+    if repeated:
+        raise MLVMInputError(
+            "data has duplicate column names: " + ", ".join(map(repr, repeated))
+            + "; rename them so each variable has one column"
+        )
 
 
 def _is_numeric(col: pd.Series) -> bool:
