@@ -174,9 +174,9 @@ def test_compare_names_what_is_not_a_fit(network_fit):
 
 
 def test_ppp_names_a_wrong_model_or_posterior(seed_model):
-    with pytest.raises(MLVMInputError, match=r"idata='x' is not valid; pass the arviz"):
+    with pytest.raises(MLVMInputError, match=r"idata must be the arviz InferenceData .*; got str"):
         pmv.ppp(seed_model, "x")
-    with pytest.raises(MLVMInputError, match=r"model='x' is not valid"):
+    with pytest.raises(MLVMInputError, match=r"model must be .* sampled; got str"):
         pmv.ppp("x", "x")
     with pytest.raises(MLVMInputError, match=r"n_draws=0 is not valid"):
         pmv.ppp(seed_model, "x", n_draws=0)

@@ -42,8 +42,8 @@ def _posterior(idata, arg: str = "idata"):
     """``idata.posterior``, or :class:`MLVMInputError` when ``idata`` has none."""
     post = getattr(idata, "posterior", None)
     if post is None:
-        raise MLVMInputError(f"{arg}={idata!r:.80} is not valid; pass the arviz "
-                             "InferenceData returned by model.sample()")
+        raise MLVMInputError(f"{arg} must be the arviz InferenceData returned by "
+                             f"model.sample(); got {type(idata).__name__}")
     return post
 
 
@@ -104,8 +104,8 @@ def ppp(model, idata, n_draws: int = 200, random_seed=None) -> PPPResult:
     """
     stats = getattr(model, "stats", None)
     if not isinstance(stats, TwoLevelStats):
-        raise MLVMInputError(f"model={model!r:.80} is not valid; pass the model (pmv.ml_lvm(...)) "
-                             "that was sampled")
+        raise MLVMInputError(f"model must be the model (pmv.ml_lvm(...)) that was sampled; "
+                             f"got {type(model).__name__}")
     _check_number("n_draws", n_draws, "an integer >= 1",
                   lambda v: isinstance(v, (int, np.integer)) and v >= 1)
     rng = np.random.default_rng(random_seed)
