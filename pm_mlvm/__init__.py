@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pm_mlvm.errors import MLVMInputError, MLVMWarning
 from pm_mlvm.stats import (
-    MissingPatterns,
+    RowStats,
+    SizeStats,
     TwoLevelStats,
     load_seed_example,
     seed_example,
@@ -34,7 +35,7 @@ _LAZY = {
     "TwoLevelNormal": "pm_mlvm.model.distribution",
 }
 
-__all__ = ["MLVMInputError", "MLVMWarning", "MissingPatterns", "TwoLevelStats",
+__all__ = ["MLVMInputError", "MLVMWarning", "RowStats", "SizeStats", "TwoLevelStats",
            "load_seed_example", "seed_example", "simulate_twolevel", *_LAZY]
 
 

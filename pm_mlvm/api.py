@@ -19,8 +19,9 @@ from functools import cached_property
 import pandas as pd
 
 from pm_mlvm.errors import MLVMInputError, check_choice
+from pm_mlvm.ml.fit import Fitter
 from pm_mlvm.spec.mlvm import MLVMSpec, build_spec
-from pm_mlvm.stats.twolevel import TwoLevelStats
+from pm_mlvm.stats.twolevel import TwoLevelStats, survey
 
 __all__ = ["MLVM", "ml_lvm", "ml_lnm", "ml_rnm", "ml_lrnm", "choose_estimator"]
 
@@ -81,29 +82,22 @@ class MLVM:
         """The free parameters (matrix, row, col, level, bounds)."""
         return self.spec.parameter_table()
 
-    def fit(self, information: str = "expected", start=None, maxiter: int = 10000, mode=None):
+    def fit(self, information: str = "expected", start=None, maxiter: int = 10000):
         """Maximum likelihood. Returns an immutable :class:`~pm_mlvm.ml.result.MLResult`.
 
         Parameters
         ----------
         information : {"expected", "observed"}
             Standard errors from the analytic expected information (default, as
-            psychonetrics) or the observed information (lavaan's two-level default).
+            psychonetrics) or the exact observed information (lavaan's two-level default).
+            With missing cells the observed information is always used.
         start : array_like, optional
             Start values for the free parameters (spec order); default from the data.
         maxiter : int
             Iteration limit of the optimiser.
-        mode : str, optional
-            PyTensor compilation mode of the log-likelihood (default
-            ``pm_mlvm.ml.compiled.DEFAULT_MODE``, "FAST_COMPILE"; "FAST_RUN" pays a longer
-            compile for faster evaluations, useful for many refits of one structure).
         """
-        from pm_mlvm.ml.fit import INFORMATION, fit_ml
-
-        check_choice("information", information, INFORMATION)
-        built = self.__dict__.get("_built")
-        return fit_ml(self.spec, self.stats, information=information, start=start, built=built,
-                      maxiter=maxiter, estimator=self.estimator, mode=mode)
+        return Fitter(self.stats, estimator=self.estimator, information=information,
+                      maxiter=maxiter).fit(self.spec, start=start)
 
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, priors=None,
                random_seed=None, sparsity=None, **pm_kwargs):
@@ -210,31 +204,31 @@ def ml_lvm(
                                   "separately for now")
     choose_estimator(estimator, False, 10)  # validate the name before touching the data
     if isinstance(data, TwoLevelStats):
-        stats_auto = data
+        stats = data
         if estimator == "default":
-            estimator = "FIML" if data.row_route else "ML"
-        if estimator == "FIML" and not data.row_route:
+            estimator = "FIML" if data.route == "rows" else "ML"
+        if estimator == "FIML" and data.route != "rows":
             raise MLVMInputError("estimator='FIML' needs the rows: pass the DataFrame, or "
                                  "TwoLevelStats built with route='rows'")
+        chosen, reason = choose_estimator(estimator, stats.has_missing, stats.max_cluster_size)
     elif isinstance(data, pd.DataFrame):
         if clusters is None:
             raise MLVMInputError("clusters=None: clusters is required, the name of the cluster "
                                  "column of data")
-        stats_auto = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars)
+        # a cheap pass decides the estimator, and so the route; the data are summarised once
+        has_missing, max_size = survey(data, clusters, vars)
+        chosen, reason = choose_estimator(estimator, has_missing, max_size)
+        route = "rows" if chosen == "FIML" else "auto"
+        stats = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars, route=route)
     else:
         raise MLVMInputError(f"data must be a pandas DataFrame (one row per unit) or "
                              f"TwoLevelStats; got {type(data).__name__}")
-    _check_separable(stats_auto)
-    spec = build_spec(stats_auto.var_names, lambda_=lambda_, latents=latents,
+    _check_separable(stats)
+    spec = build_spec(stats.var_names, lambda_=lambda_, latents=latents,
                       within_latent=within_latent, between_latent=between_latent,
                       within_residual=within_residual, between_residual=between_residual,
                       beta_within=beta_within, beta_between=beta_between,
                       identification=identification, fix=fix, **matrices)
-    chosen, reason = choose_estimator(estimator, stats_auto.has_missing,
-                                      stats_auto.max_cluster_size)
-    stats = stats_auto
-    if chosen == "FIML" and not stats_auto.row_route:
-        stats = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars, route="rows")
     return MLVM(spec, stats, chosen, reason)
 
 

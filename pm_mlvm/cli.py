@@ -2,8 +2,8 @@
 
 Bad input (:class:`~pm_mlvm.errors.MLVMInputError`, a usage mistake, a file that cannot be
 read or written) ends with one line on stderr and exit code 2, never a traceback; anything
-else is a bug and surfaces as a traceback. The choice lists (structure types, estimators) are
-imported from the package, never copied here.
+else is a bug and surfaces as a traceback. The choice lists (structure types, estimators,
+information kinds) are imported from the package, never copied here.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from pm_mlvm.api import ESTIMATORS
 from pm_mlvm.errors import MLVMInputError
+from pm_mlvm.ml.fit import INFORMATION
 from pm_mlvm.spec.structures import STRUCTURES
 
 EXIT_USAGE = 2
@@ -67,9 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help=f"structure of the {level}-level {part} covariance "
                              "(default cov; ggm for networks)")
     fit.add_argument("--estimator", choices=ESTIMATORS, default="default")
-    # the information kinds are checked by model.fit (importing their list here would load
-    # PyMC for --help)
-    fit.add_argument("--information", default="expected",
+    fit.add_argument("--information", choices=INFORMATION, default="expected",
                      help="standard errors from the expected (default) or observed information")
     fit.add_argument("--prune", type=float, metavar="ALPHA",
                      help="prune non-significant network edges at this level")

@@ -65,7 +65,7 @@ def test_demo_runs_on_the_shipped_data(capsys):
     (["fit", "{dir}", "--clusters", "cluster"], "is a directory; give a CSV file"),
     (["fit", "{csv}", "--clusters", "cluster", "--estimator", "MLR"], "invalid choice"),
     (["fit", "{csv}", "--clusters", "cluster", "--factor", "F1=y1,y2,y3",
-      "--information", "sandwich"], "information='sandwich' is not valid"),
+      "--information", "sandwich"], "invalid choice: 'sandwich'"),
     (["fit", "{csv}", "--clusters", "y1"], "every cluster has exactly one unit"),
 ])
 def test_bad_input_is_one_line_on_stderr_with_exit_code_2(seed_csv, capsys, argv, message):
@@ -122,6 +122,7 @@ def test_the_choice_lists_come_from_the_package():
     import argparse
 
     from pm_mlvm.api import ESTIMATORS
+    from pm_mlvm.ml.fit import INFORMATION
     from pm_mlvm.spec.structures import STRUCTURES
 
     fit_parser = next(a for a in build_parser()._actions
@@ -131,3 +132,4 @@ def test_the_choice_lists_come_from_the_package():
         for part in ("latent", "residual"):
             assert tuple(choices[f"{level}_{part}"]) == tuple(STRUCTURES)
     assert tuple(choices["estimator"]) == tuple(ESTIMATORS)
+    assert tuple(choices["information"]) == tuple(INFORMATION)

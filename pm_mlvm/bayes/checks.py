@@ -17,7 +17,7 @@ import pandas as pd
 
 from pm_mlvm.errors import MLVMInputError
 from pm_mlvm.likelihood.evaluate import twolevel_loglik
-from pm_mlvm.ml.reference_models import fit_saturated, saturated_model
+from pm_mlvm.likelihood.reference_models import fit_reference, reference_models
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
 __all__ = ["PPPResult", "ppp", "edge_table"]
@@ -83,10 +83,9 @@ def _replicate(stats: TwoLevelStats, mu, sw, sb, rng) -> TwoLevelStats:
     b = rng.multivariate_normal(np.zeros(p), sb, size=stats.n_clusters, method="eigh")
     y = mu + b[clusters] + rng.multivariate_normal(np.zeros(p), sw, size=len(clusters),
                                                    method="eigh")
-    if stats.row_route:  # the same missingness pattern (rows are sorted by cluster)
-        observed = stats.missing.patterns[stats.missing.row_pattern]
-        y = np.where(observed, y, np.nan)
-        return TwoLevelStats.from_arrays(y, stats.missing.row_cluster, route="rows")
+    if stats.route == "rows":  # the same missingness pattern (rows are sorted by cluster)
+        y = np.where(stats.observed, y, np.nan)
+        return TwoLevelStats.from_arrays(y, stats.row_cluster, route="rows")
     return TwoLevelStats.from_arrays(y, clusters)
 
 
@@ -110,12 +109,13 @@ def ppp(model, idata, n_draws: int = 200, random_seed=None) -> PPPResult:
                   lambda v: isinstance(v, (int, np.integer)) and v >= 1)
     rng = np.random.default_rng(random_seed)
     draws = _draws(idata, n_draws, rng, stats.n_vars)
-    sat_obs = saturated_model(stats).logl
+    sat_obs = reference_models(stats)[0].logl
     observed, replicated = [], []
     for mu, sw, sb in zip(*draws):
         observed.append(2 * (sat_obs - twolevel_loglik(stats, mu, sw, sb)))
         rep = _replicate(stats, mu, sw, sb, rng)
-        replicated.append(2 * (fit_saturated(rep).logl - twolevel_loglik(rep, mu, sw, sb)))
+        sat_rep = fit_reference(rep, "saturated").logl
+        replicated.append(2 * (sat_rep - twolevel_loglik(rep, mu, sw, sb)))
     observed, replicated = np.array(observed), np.array(replicated)
     return PPPResult(float(np.mean(replicated >= observed)), observed, replicated)
 
@@ -133,8 +133,8 @@ def edge_table(idata, matrix: str = "omega_zeta_between", threshold: float = 0.1
     _check_number("threshold", threshold, "a number >= 0", lambda v: v >= 0)
     _check_number("hdi_prob", hdi_prob, "a number in (0, 1)", lambda v: 0 < v < 1)
     if not isinstance(matrix, str) or matrix not in post:
-        raise MLVMInputError(f"matrix={matrix!r} is not in the posterior; networks there: "
-                             f"{[v for v in post.data_vars if str(v).startswith('omega')]}")
+        raise MLVMInputError(f"matrix={matrix!r} is not in the posterior; matrices there: "
+                             f"{[v for v, x in post.data_vars.items() if x.ndim == 4]}")
     var = post[matrix]
     if var.ndim != 4:
         raise MLVMInputError(f"matrix={matrix!r} is not a square matrix")

@@ -33,6 +33,14 @@ Override any of them by matrix name (``"lambda"``, ``"sigma_zeta_between"``) or 
 and cell class (``"sigma_zeta_between_diag"``, ``"sigma_zeta_between_offdiag"``): the value
 is a PyMC distribution made with ``.dist`` (scalar; it is resized to the number of cells) or
 a function ``size -> distribution``.
+
+The table is data on the structures: each matrix role carries a
+:class:`~pm_mlvm.spec.prior.RolePriors` (``spec.role_priors(name)``), and this module only
+turns a :class:`~pm_mlvm.spec.prior.PriorSpec` into a distribution. A group of parameter cells
+gets its role's ``diag`` or ``offdiag`` prior by the class of its cells, or the role's ``full``
+prior when every allowed cell of the matrix is free; the scale reference ``v`` follows the
+matrix's row labels (``spec.matrix_kinds``). A group mixing diagonal and off-diagonal cells
+(equal bounds, e.g. ``lowertri`` or a sparse ``kappa``) gets the ``offdiag`` prior.
 """
 
 from __future__ import annotations
@@ -43,7 +51,9 @@ import pytensor.tensor as pt
 from pymc.distributions.shape_utils import change_dist_size
 
 from pm_mlvm.errors import MLVMInputError, check_choice
+from pm_mlvm.spec.layout import VARIABLE
 from pm_mlvm.spec.mlvm import MLVMSpec
+from pm_mlvm.spec.prior import PriorSpec
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
 __all__ = ["PriorFactory", "SPARSITY"]
@@ -77,74 +87,68 @@ class PriorFactory:
         self.var_mean = float(np.mean(var))
         self.var = var
 
+    def _overridden(self, name: str) -> bool:
+        return any(k in self.priors for k in (name, f"{name}_diag", f"{name}_offdiag"))
+
     @property
     def joint_matrices(self) -> tuple[str, ...]:
-        """Full ``sigma_*`` / ``kappa_*`` blocks get one joint LKJ prior (positive definite by
-        construction) unless the user overrides their prior."""
+        """Matrices whose default prior is one joint distribution over all their cells (full
+        ``sigma_*`` / ``kappa_*`` blocks: LKJ, positive definite by construction) unless the
+        user overrides their prior."""
         out = []
-        for name, mat in self.spec.matrices.items():
-            prefix = name.split("_")[0]
-            n = mat.shape[0]
-            full = mat.n_free == n * (n + 1) // 2 and n > 1
-            overridden = any(k in self.priors for k in (name, f"{name}_diag",
-                                                        f"{name}_offdiag"))
-            if prefix in ("sigma", "kappa") and full and not overridden:
+        for name in self.spec.matrices:
+            full = self.spec.role_priors(name).full
+            if (full is not None and full.joint and self.spec.is_full(name)
+                    and not self._overridden(name)):
                 out.append(name)
         return tuple(out)
 
     def _scale(self, matrix: str, rows) -> np.ndarray:
-        if "epsilon" in matrix:
+        """Reference variance v of each cell: its variable's total variance for matrices
+        whose rows are variables, the mean total variance for rows that are latents."""
+        if self.spec.matrix_kinds(matrix)[0] == VARIABLE:
             return self.var[rows]
         return np.full(len(rows), self.var_mean)
 
-    def __call__(self, matrix, var_name, lower, upper, size):
+    def __call__(self, group):
+        matrix, size = group.matrix, group.size
         mat = self.spec.matrices[matrix]
         rows, cols = mat.free_cells
-        group = self._group_cells(matrix, var_name)
-        diag = bool(np.all(rows[group] == cols[group]))
-        for key in (f"{matrix}_{'diag' if diag else 'offdiag'}", matrix):
+        cells = rows[group.cell_index]
+        for key in (f"{matrix}_{group.cell_class}", matrix):
             if key in self.priors:
                 return _user_prior(self.priors[key], size, key)
-        v = self._scale(matrix, rows[group])
-        prefix = matrix.split("_")[0]
-        if matrix in self.joint_matrices:
-            return self._lkj_cov(mat, v, inverse=prefix == "kappa")
-        if matrix == "nu":
-            return pm.Normal.dist(self.mean[rows], 2 * self.sd[rows], size=size)
-        if matrix == "lambda":
-            return pm.Normal.dist(0.0, 2.0, size=size)
-        if prefix == "beta":
-            return pm.Normal.dist(0.0, 1.0, size=size)
-        if prefix == "sigma":
-            return (pm.HalfNormal.dist(2 * v, size=size) if diag
-                    else pm.Normal.dist(0.0, v, size=size))
-        if prefix == "lowertri":
-            return (pm.HalfNormal.dist(2 * np.sqrt(v), size=size) if diag
-                    else pm.Normal.dist(0.0, np.sqrt(v), size=size))
-        if prefix == "kappa":
-            return (pm.HalfNormal.dist(2 / v, size=size) if diag
-                    else pm.Normal.dist(0.0, 1 / v, size=size))
-        if prefix in ("delta", "SD"):
-            return pm.HalfNormal.dist(2 * np.sqrt(v), size=size)
-        if prefix in ("omega", "rho"):
-            return self._correlations(mat, prefix, size)
-        raise ValueError(f"no default prior for {matrix}")  # pragma: no cover
+        v = self._scale(matrix, cells)
+        full = self.spec.is_full(matrix)
+        prior = self.spec.role_priors(matrix).for_cells(group.cell_class, full)
+        if prior is None:  # pragma: no cover - every registered role describes its cells
+            raise ValueError(f"no default prior for the {group.cell_class} cells of {matrix}")
+        if prior.joint and not group.joint:  # overridden elsewhere: use the per-cell prior
+            prior = self.spec.role_priors(matrix).for_cells(group.cell_class, False)
+        if prior.sparse and self.sparsity == "horseshoe":
+            return _horseshoe(size)
+        return self._distribution(prior, mat, v, cells, size)
 
-    def _group_cells(self, matrix, var_name):
-        mat = self.spec.matrices[matrix]
-        rows, cols = mat.free_cells
-        if var_name.endswith("_diag"):
-            return np.flatnonzero(rows == cols)
-        if var_name.endswith("_offdiag"):
-            return np.flatnonzero(rows != cols)
-        return np.arange(len(rows))
+    def _distribution(self, prior: PriorSpec, mat, v, cells, size):
+        family = prior.family
+        if family == "normal":
+            loc = self.mean[cells] if prior.loc == "mean" else 0.0
+            return pm.Normal.dist(loc, prior.scaled(v), size=size)
+        if family == "half_normal":
+            return pm.HalfNormal.dist(prior.scaled(v), size=size)
+        if family == "uniform":
+            return pm.Uniform.dist(prior.lower, prior.upper, size=size)
+        if family == "lkj_cov":
+            return self._lkj_cov(mat, float(prior.scaled(float(np.mean(v)))))
+        if family in ("lkj_corr", "lkj_partial"):
+            sign = -1.0 if family == "lkj_partial" else 1.0
+            return _lkj(mat.shape[0], self.lkj_eta), (lambda rv: sign * rv)
+        raise ValueError(f"no PyMC prior for family {family!r}")  # pragma: no cover
 
-    def _lkj_cov(self, mat, v, inverse):
-        """Σ = L L' with L ~ LKJCholeskyCov(η, sd ~ HalfNormal(2 √v)) (1/√v for a precision
-        matrix); returns the free (lower-triangle, column-major) cells of Σ."""
+    def _lkj_cov(self, mat, sd):
+        """M = L L' with L ~ LKJCholeskyCov(η, sd ~ HalfNormal(sd)); returns the free
+        (lower-triangle, column-major) cells of M."""
         n = mat.shape[0]
-        scale = float(np.mean(v))
-        sd = 2 * (1 / np.sqrt(scale) if inverse else np.sqrt(scale))
         dist = pm.LKJCholeskyCov.dist(n=n, eta=self.lkj_eta,
                                       sd_dist=pm.HalfNormal.dist(sd, size=n), compute_corr=False)
         rows, cols = mat.free_cells
@@ -154,16 +158,6 @@ class PriorFactory:
             return (low @ low.T)[rows, cols]
 
         return dist, to_values
-
-    def _correlations(self, mat, prefix, size):
-        n = mat.shape[0]
-        full = mat.n_free == n * (n - 1) // 2
-        if full and not (prefix == "omega" and self.sparsity == "horseshoe"):
-            sign = -1.0 if prefix == "omega" else 1.0
-            return _lkj(n, self.lkj_eta), (lambda rv: sign * rv)
-        if prefix == "omega" and self.sparsity == "horseshoe":
-            return _horseshoe(size)
-        return pm.Uniform.dist(-1.0, 1.0, size=size)
 
 
 def _user_prior(value, size, key):

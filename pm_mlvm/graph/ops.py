@@ -11,7 +11,7 @@ Three Ops share the kernels of :mod:`pm_mlvm.likelihood.kernels`:
 
 The statistics are *graph inputs* (constants or shared variables), never Op attributes, so
 the same compiled function serves a new data set of the same structure after
-``shared.set_value``. Two routes exist: ``"complete"`` (per-size statistics) and ``"rows"``
+``shared.set_value``. Two routes exist: ``"sizes"`` (per-size statistics) and ``"rows"``
 (per-cluster Woodbury form); :func:`data_inputs` gives the inputs of the route a
 :class:`~pm_mlvm.stats.TwoLevelStats` needs.
 

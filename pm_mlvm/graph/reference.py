@@ -48,7 +48,7 @@ def _finite_or_minus_inf(x):
 
 def reference_loglik(stats: TwoLevelStats, mu, sigma_within, sigma_between):
     """Symbolic total log-likelihood (reference implementation)."""
-    if stats.row_route:
+    if stats.route == "rows":
         return pt.sum(reference_loglik_per_cluster(stats, mu, sigma_within, sigma_between))
     sw, sb = _sym(sigma_within), _sym(sigma_between)
     p = stats.n_vars
@@ -85,9 +85,8 @@ def reference_loglik_per_cluster(stats: TwoLevelStats, mu, sigma_within, sigma_b
 
 
 def _rows(stats: TwoLevelStats):
-    if stats.row_route:
-        m = stats.missing
-        return m.y, m.patterns[m.row_pattern], m.row_cluster
+    if stats.route == "rows":
+        return stats.y, stats.observed, stats.row_cluster
     raise ValueError(
         "the stacked reference needs the rows: build the statistics with missing cells, or "
         "use reference_loglik for complete data"

@@ -215,7 +215,8 @@ def _missing_core(mu, sigma_within, sigma_between, y, row_pattern, patterns, row
     m = np.eye(p)[None] + sb[None] @ a
     # V_j is PD iff every eigenvalue of M_j = I + Sigma_B A_j is positive; when Sigma_B is
     # PSD that holds automatically, otherwise check it.
-    if np.linalg.eigvalsh(sb).min() < -1e-12 * max(1.0, np.abs(sb).max()):
+    d = np.sqrt(np.abs(np.diag(sw)))  # judge Σ_B on Σ_W's scale: unit-free
+    if np.linalg.eigvalsh(sb / np.outer(d, d)).min() < -1e-12:
         if np.linalg.eigvals(m).real.min() <= 0:
             return None
     sign, logdet_m = np.linalg.slogdet(m)

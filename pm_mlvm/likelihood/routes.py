@@ -2,13 +2,15 @@
 
 Two routes evaluate the same exact two-level likelihood:
 
-* ``"complete"`` — per-size statistics (complete data; cost independent of N);
-* ``"rows"`` — the rows, cluster by cluster in the Woodbury form (missing cells, and the
-  FIML estimator).
+* ``"sizes"`` — per-size statistics (:class:`~pm_mlvm.stats.SizeStats`, complete data; cost
+  independent of N);
+* ``"rows"`` — the rows, cluster by cluster in the Woodbury form
+  (:class:`~pm_mlvm.stats.RowStats`: missing cells, and the FIML estimator).
 
-:func:`data_arrays` turns a :class:`~pm_mlvm.stats.TwoLevelStats` into the route name and the
-arrays its kernels take, in order; the PyTensor Ops (``graph/``) and the NumPy entry points
-(:mod:`pm_mlvm.likelihood.evaluate`) both read them from here.
+The route's name is the statistics' ``route``; :func:`data_arrays` turns statistics into that
+name and the arrays its kernels take, in order (read from the statistics' own fields); the
+PyTensor Ops (``graph/``) and the NumPy entry points (:mod:`pm_mlvm.likelihood.evaluate`)
+both read them from here.
 """
 
 from __future__ import annotations
@@ -24,20 +26,20 @@ from pm_mlvm.stats.twolevel import TwoLevelStats
 __all__ = ["ROUTES", "Route", "data_arrays", "route_of"]
 
 
-def _complete_total(mu, sw, sb, sizes, size_counts, size_index, mean_by_size, cov_by_size,
+def _sizes_total(mu, sw, sb, sizes, size_counts, size_index, mean_by_size, cov_by_size,
                     scatter_within, cluster_means, cluster_scatter):
     n_within = float(np.sum((sizes - 1) * size_counts))
     return kernels.complete_loglik_total(mu, sw, sb, sizes, size_counts, mean_by_size,
                                          cov_by_size, scatter_within, n_within)
 
 
-def _complete_per_cluster(mu, sw, sb, sizes, size_counts, size_index, mean_by_size, cov_by_size,
+def _sizes_per_cluster(mu, sw, sb, sizes, size_counts, size_index, mean_by_size, cov_by_size,
                           scatter_within, cluster_means, cluster_scatter):
     return kernels.complete_loglik_per_cluster(mu, sw, sb, sizes, size_index, cluster_means,
                                                cluster_scatter)
 
 
-def _missing_total(mu, sw, sb, *data):
+def _rows_total(mu, sw, sb, *data):
     per_cluster = kernels.missing_loglik_per_cluster(mu, sw, sb, *data)
     total = float(per_cluster.sum())
     if not np.isfinite(total):
@@ -62,15 +64,15 @@ class Route:
 
 
 ROUTES = {
-    "complete": Route(
-        name="complete",
+    "sizes": Route(
+        name="sizes",
         fields=("sizes", "size_counts", "size_index", "mean_by_size", "cov_by_size",
                 "scatter_within", "cluster_means", "cluster_scatter"),
         ndims=(1, 1, 1, 2, 3, 2, 2, 3),
         int_fields=frozenset({"sizes", "size_counts", "size_index"}),
         n_clusters_field="size_index",
-        total=_complete_total,
-        per_cluster=_complete_per_cluster,
+        total=_sizes_total,
+        per_cluster=_sizes_per_cluster,
         weighted_grad=kernels.complete_grad_weighted,
     ),
     "rows": Route(
@@ -81,7 +83,7 @@ ROUTES = {
         int_fields=frozenset({"row_pattern", "patterns", "row_cluster", "cluster_start",
                               "pair_cluster", "pair_pattern", "pair_count"}),
         n_clusters_field="cluster_start",
-        total=_missing_total,
+        total=_rows_total,
         per_cluster=kernels.missing_loglik_per_cluster,
         weighted_grad=kernels.missing_grad_weighted,
     ),
@@ -89,16 +91,16 @@ ROUTES = {
 
 
 def route_of(stats: TwoLevelStats) -> Route:
-    return ROUTES["rows" if stats.row_route else "complete"]
+    """The :class:`Route` that evaluates ``stats`` (``ROUTES[stats.route]``)."""
+    return ROUTES[stats.route]
 
 
 def data_arrays(stats: TwoLevelStats) -> tuple[str, tuple[np.ndarray, ...]]:
     """The route name and the NumPy arrays its Ops take as data inputs, in order."""
     route = route_of(stats)
-    source = stats.missing if stats.row_route else stats
     arrays = []
     for name in route.fields:
-        value = np.asarray(getattr(source, name))
+        value = np.asarray(getattr(stats, name))
         value = value.astype(np.int64 if name in route.int_fields else np.float64)
         arrays.append(value)
     return route.name, tuple(arrays)

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+from pm_mlvm._distributions import chi2_sf
 
 from pm_mlvm.errors import MLVMInputError
 from pm_mlvm.ml.result import MLResult
@@ -44,7 +44,7 @@ def compare(*fits, names=None) -> pd.DataFrame:
         raise MLVMInputError(f"names has {len(names)} labels for {len(fits)} fits")
     if len(set(names)) != len(names):
         raise MLVMInputError(f"names={names!r} must be unique")
-    prints = {f.stats.fingerprint for f in fits}
+    prints = {f.stats.digest for f in fits}
     if len(prints) > 1:
         raise MLVMInputError("compare: the fits were made on different data (their statistics "
                          "differ); compare only models fitted to the same data")
@@ -57,7 +57,7 @@ def compare(*fits, names=None) -> pd.DataFrame:
     table = pd.DataFrame(rows).sort_values("df", kind="stable").reset_index(drop=True)
     diff = table["chisq"].diff()
     ddf = table["df"].diff()
-    pvals = [np.nan] + [float(sps.chi2.sf(d, k)) if k > 0 else np.nan
+    pvals = [np.nan] + [float(chi2_sf(d, k)) if k > 0 else np.nan
                         for d, k in zip(diff[1:], ddf[1:])]
     if (diff[1:] < -1e-6).any():
         warnings.warn("compare: a more restricted model has a smaller chi-square; the models "

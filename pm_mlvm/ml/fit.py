@@ -1,10 +1,18 @@
-"""Maximum likelihood: optimise the model's log-likelihood over θ with box bounds.
+"""Maximum likelihood: the :class:`Fitter` that fits specifications to one data set.
 
-L-BFGS-B on −logℓ/N with the analytic gradient (psychonetrics uses nlminb with the same
-bounds: variances ≥ 0, partial correlations and correlations in [−1, 1]). Non-PD trial points
-return a large value so the line search backs off. If the data-based start fails, or the
-optimiser does not converge, a plain emergency start is tried too and the better optimum
-kept. Standard errors come from the expected (default) or observed information.
+A fit maximises logℓ(θ) (:class:`~pm_mlvm.likelihood.objective.Objective`, NumPy only) under
+psychonetrics' bounds (variances ≥ 0, partial correlations and correlations in [−1, 1]) with
+the one optimiser of :mod:`pm_mlvm.likelihood.optimize`: preconditioned L-BFGS-B, then
+Newton / scoring polish, converged when the Newton decrement is below 1e-9 (log-likelihood
+units, so the test means the same at every scale of the data). Start values come from the
+data (scale-equivariant, :mod:`pm_mlvm.spec.start`); if they fail or do not converge, a plain
+emergency start is tried too and the better optimum kept. Standard errors come from the
+expected (default) or the exact observed information.
+
+The :class:`Fitter` is also the handle a result keeps: it owns the data's statistics and the
+fitting options, and is what refits (prune, stepup), fit measures and modification indices
+use. Results (values) never import this module; this module imports the algorithms.
+Nothing here is compiled or shared between threads, so concurrent fits are independent.
 """
 
 from __future__ import annotations
@@ -12,23 +20,25 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import optimize
+import pandas as pd
 
-from pm_mlvm.ml.compiled import compiled_for
-from pm_mlvm.ml.information import (
-    expected_information,
-    invert_information,
-    observed_information,
-)
+from pm_mlvm.errors import MLVMInputError, MLVMWarning, check_choice
+from pm_mlvm.likelihood.information import invert_information
+from pm_mlvm.likelihood.objective import Objective
+from pm_mlvm.likelihood.optimize import maximize
+from pm_mlvm.likelihood.reference_models import reference_models
+from pm_mlvm.ml import search
+from pm_mlvm.ml.fitmeasures import fit_measures
 from pm_mlvm.ml.result import MLResult
 from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.spec.start import emergency_start, level_targets, start_values
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
-__all__ = ["fit_ml", "data_start", "INFORMATION"]
+__all__ = ["Fitter", "fit_ml", "data_start", "INFORMATION", "TOLERANCE"]
 
 INFORMATION = ("expected", "observed")
-_PENALTY = 1e10
+#: convergence threshold on the Newton decrement (log-likelihood units)
+TOLERANCE = 1e-9
 
 
 def data_start(spec: MLVMSpec, stats: TwoLevelStats) -> np.ndarray:
@@ -39,140 +49,147 @@ def data_start(spec: MLVMSpec, stats: TwoLevelStats) -> np.ndarray:
     return start_values(spec, stats.total_mean, stats.total_cov, s_w, s_b)
 
 
-def _optimise(fns, theta0, bounds, scale, maxiter):
-    def objective(theta):
-        logl, grad = fns.logl_grad(theta)
-        if not np.isfinite(logl):
-            return _PENALTY, np.zeros_like(theta)
-        return -logl / scale, -grad / scale
-
-    res = optimize.minimize(
-        objective, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
-        options=dict(maxiter=maxiter, maxfun=2 * maxiter, ftol=1e-15, gtol=1e-9, maxcor=30),
-    )
-    return res
-
-
-def _free_mask(theta, grad, low, high):
-    """Parameters not held at a bound by the (ascent) gradient."""
-    at_low = (theta <= low + 1e-10) & (grad <= 0)
-    at_high = (theta >= high - 1e-10) & (grad >= 0)
-    return ~(at_low | at_high)
+def _check_not_collinear(stats: TwoLevelStats) -> None:
+    """Perfectly collinear variables (within clusters) leave no finite maximum."""
+    if stats.n_obs <= stats.n_clusters or stats.n_vars < 2:
+        return
+    cov = stats.pooled_within_cov
+    sd = np.sqrt(np.diag(cov))
+    if np.any(sd <= 0):
+        return
+    vals, vecs = np.linalg.eigh(cov / np.outer(sd, sd))
+    if vals[0] > 1e-12 * stats.n_vars:
+        return
+    involved = [stats.var_names[k] for k in np.flatnonzero(np.abs(vecs[:, 0]) > 1e-3)]
+    raise MLVMInputError(
+        "data: the variables " + ", ".join(map(repr, involved)) + " are perfectly collinear "
+        "within clusters (their pooled within-cluster covariance is singular), so no model "
+        "has a finite maximum likelihood; remove one of them from vars")
 
 
-def _projected_grad_norm(theta, grad, low, high):
-    """Largest gradient element of the parameters not held at a bound."""
-    free = _free_mask(theta, grad, low, high)
-    return float(np.max(np.abs(grad[free]))) if free.any() else 0.0
+class Fitter:
+    """Fits specifications to one data set by maximum likelihood (see the module docstring).
 
-
-def _polish(fns, stats, theta, low, high, scale, tol, max_iter=30):
-    """Fisher-scoring steps (expected information, bounds respected) from an L-BFGS-B
-    solution: L-BFGS-B stalls on flat ridges at ~1e-4 of the optimum; scoring converges."""
-    logl, grad = fns.logl_grad(theta)
-    for _ in range(max_iter):
-        free = _free_mask(theta, grad, low, high)
-        if not free.any() or np.max(np.abs(grad[free])) / scale < tol:
-            break
-        mu, sw, sb = fns.moments(theta)
-        d_mu, d_w, d_b = fns.jacobian(theta)
-        info = expected_information(stats.sizes, stats.size_counts, sw, sb, d_mu, d_w, d_b)
-        sub = info[np.ix_(free, free)]
-        try:
-            step_free = np.linalg.solve(sub + 1e-10 * np.eye(len(sub)) * np.trace(sub) / len(sub),
-                                        grad[free])
-        except np.linalg.LinAlgError:
-            break
-        step = np.zeros_like(theta)
-        step[free] = step_free
-        t, improved = 1.0, False
-        for _ in range(30):
-            cand = np.clip(theta + t * step, low, high)
-            c_logl, c_grad = fns.logl_grad(cand)
-            if np.isfinite(c_logl) and c_logl >= logl - 1e-12 * abs(logl):
-                improved = True
-                break
-            t *= 0.5
-        if not improved:
-            break
-        theta, logl, grad = cand, c_logl, c_grad
-    return theta, logl, grad
-
-
-def fit_ml(spec: MLVMSpec, stats: TwoLevelStats, information: str = "expected",
-           start=None, built=None, maxiter: int = 10000, estimator: str = "ML",
-           mode=None, host=None, history=()) -> MLResult:
-    """Fit ``spec`` to ``stats`` by maximum likelihood; returns an :class:`MLResult`.
-
-    ``host``: a larger specification whose compiled functions are reused (nested refits).
+    Parameters
+    ----------
+    stats : TwoLevelStats
+    estimator : str
+        ``"ML"`` or ``"FIML"`` (recorded in results; the statistics decide the route).
+    information : {"expected", "observed"}
+    maxiter : int
+        Iteration limit of the quasi-Newton search.
     """
-    if information not in INFORMATION:
-        raise ValueError(f"information={information!r}; valid: {INFORMATION}")
-    fns = compiled_for(spec, stats, built=built, mode=mode, host=host)
-    low, high = spec.bounds()
-    bounds = list(zip(np.where(np.isfinite(low), low, None), np.where(np.isfinite(high), high,
-                                                                        None)))
-    scale = float(stats.n_obs)
-    notes = []
-    if start is not None:
-        theta0 = np.asarray(start, dtype=float)
-        if theta0.shape != (spec.npar,):
-            raise ValueError(f"start must have {spec.npar} values (one per free parameter); "
-                             f"got shape {theta0.shape}")
-        starts = [("user", theta0)]
-    else:
-        starts = [("data", data_start(spec, stats))]
-    starts.append(("emergency", emergency_start(spec, stats.total_mean, stats.total_cov)))
 
-    best = None
-    for label, theta0 in starts:
-        if not np.isfinite(fns.logl_grad(theta0)[0]):
-            notes.append(f"{label} start values give a non-PD model; trying another start")
-            continue
-        res = _optimise(fns, theta0, bounds, scale, maxiter)
-        theta_hat, logl, grad = _polish(fns, stats, res.x, low, high, scale, tol=1e-8)
-        pg = _projected_grad_norm(theta_hat, grad / scale, low, high)
-        ok = bool(np.isfinite(logl) and pg < 1e-6)
-        cand = (ok, logl, res, pg, label, theta_hat)
-        if best is None or (cand[0], cand[1]) > (best[0], best[1]):
-            best = cand
-        if ok:
-            break
-    if best is None:
-        raise RuntimeError("no start values give a positive definite model; check the data "
-                           "and the model specification")
-    converged, logl, res, pg, label, theta = best
-    if not converged:
-        warnings.warn(f"the ML optimiser did not converge ({res.message}; max projected "
-                      f"gradient {pg:.2e}); estimates and SEs are unreliable", UserWarning,
-                      stacklevel=3)
+    def __init__(self, stats: TwoLevelStats, estimator: str = "ML",
+                 information: str = "expected", maxiter: int = 10000):
+        check_choice("information", information, INFORMATION)
+        if not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool) or \
+                maxiter < 1:
+            raise MLVMInputError(f"maxiter={maxiter!r} must be a positive integer")
+        _check_not_collinear(stats)
+        self.stats = stats
+        self.estimator = estimator
+        self.information = information
+        self.maxiter = int(maxiter)
 
-    mu, sw, sb = fns.moments(theta)
-    used_info = information
-    if information == "expected" and stats.has_missing:
-        used_info = "observed"
-        notes.append("expected information is not available with missing data; observed "
-                     "information used")
-    if used_info == "expected":
-        d_mu, d_w, d_b = fns.jacobian(theta)
-        info = expected_information(stats.sizes, stats.size_counts, sw, sb, d_mu, d_w, d_b)
-    else:
-        info = observed_information(fns.logl_grad, theta)
-    vcov, info_ok = invert_information(info)
-    if not info_ok:
+    # ------------------------------------------------------------------ fitting
+    def information_kind(self) -> str:
+        """What the SEs use: the expected information is the complete-data design's, so with
+        missing cells the observed information is used."""
+        if self.information == "expected" and self.stats.has_missing:
+            return "observed"
+        return self.information
+
+    def fit(self, spec: MLVMSpec, start=None, history=(), warn: bool = True) -> MLResult:
+        """Fit ``spec``; ``start`` (θ in spec order) replaces the data-based start."""
+        stats = self.stats
+        objective = Objective(spec, stats)
+        low, high = spec.bounds()
+        notes = []
+        if start is not None:
+            theta0 = np.asarray(start, dtype=float)
+            if theta0.shape != (spec.npar,) or not np.all(np.isfinite(theta0)):
+                raise MLVMInputError(f"start must hold {spec.npar} finite values (one per free "
+                                     f"parameter, spec order); got shape {theta0.shape}")
+            starts = [("user", np.clip(theta0, low, high))]
+        else:
+            starts = [("data", data_start(spec, stats))]
+        starts.append(("emergency", emergency_start(spec, stats.total_mean, stats.total_cov)))
+        best = None
+        for label, theta0 in starts:
+            if not np.isfinite(objective.value(theta0)):
+                notes.append(f"{label} start values give a non-PD model; trying another start")
+                continue
+            res = maximize(objective.value_grad, theta0, low, high, objective.metric,
+                           n_scale=stats.n_obs, tol=TOLERANCE, maxiter=self.maxiter)
+            if best is None or (res.converged, res.value) > (best[1].converged, best[1].value):
+                best = (label, res)
+            if res.converged:
+                break
+        if best is None:
+            raise MLVMInputError("no start values give a positive definite model; check the "
+                                 "data and the model specification (or pass start=)")
+        label, res = best
+        theta = res.x
+        kind = self.information_kind()
+        if kind != self.information:
+            notes.append("expected information is not available with missing data; observed "
+                         "information used")
+        info = objective.information(theta, kind)
+        # parameters on a bound (Heywood cases) are held there: their SEs are not defined
+        free = res.free
+        vcov = np.full((spec.npar, spec.npar), np.nan)
+        sub, info_ok = invert_information(info[np.ix_(free, free)])
+        vcov[np.ix_(free, free)] = sub
+        result = MLResult(
+            spec=spec, stats=stats, theta=theta, logl=res.value, converged=res.converged,
+            message=res.message, n_iter=res.n_iter, n_eval=res.n_eval,
+            decrement=res.decrement, information=kind, vcov=vcov, information_ok=info_ok,
+            on_bound=~free, start=label, notes=tuple(notes), estimator=self.estimator,
+            history=tuple(history), fitter=self,
+        )
+        if warn:
+            _warn(result)
+        return result
+
+    # ---------------------------------------------------------- what results ask
+    def fit_measures(self, result: MLResult) -> pd.Series:
+        sat, base = reference_models(result.stats)
+        implied = result.spec.implied(result.theta)
+        return fit_measures(
+            result.logl, result.npar, result.spec.df, sat.logl, sat.npar, base.logl, base.npar,
+            result.stats.n_obs, result.stats.n_clusters, sat.sigma_within, sat.sigma_between,
+            implied["sigma_within"], implied["sigma_between"],
+        )
+
+    def modification_indices(self, result: MLResult, matrices=None) -> pd.DataFrame:
+        return search.modification_indices(result, matrices)
+
+    def prune(self, result: MLResult, **kwargs) -> MLResult:
+        return search.prune(result, self, **kwargs)
+
+    def stepup(self, result: MLResult, **kwargs) -> MLResult:
+        return search.stepup(result, self, **kwargs)
+
+
+def _warn(result: MLResult) -> None:
+    if not result.converged:
+        warnings.warn(f"the ML optimiser did not converge ({result.message}; Newton decrement "
+                      f"{result.decrement:.2e}); estimates and SEs are unreliable", MLVMWarning,
+                      stacklevel=4)
+    if not result.information_ok:
         warnings.warn("the information matrix is not positive definite: the model may not be "
-                      "identified; standard errors are unreliable", UserWarning, stacklevel=3)
-    result = MLResult(
-        spec=spec, stats=stats, theta=theta, logl=float(logl), converged=converged,
-        message=str(res.message), n_iter=int(res.nit), n_eval=int(res.nfev),
-        max_gradient=pg, information=used_info, vcov=vcov, information_ok=info_ok,
-        start=label, notes=tuple(notes), estimator=estimator, history=tuple(history),
-        host=host, mode=mode,
-    )
+                      "identified; standard errors are unreliable", MLVMWarning, stacklevel=4)
     on_bound = result.heywood
     if len(on_bound):
         cells = ", ".join(f"{r.matrix}[{r.row},{r.col}]={r.est:.3g}" for r in
                           on_bound.itertuples())
         warnings.warn(f"estimates on a bound (Heywood case): {cells}; their standard errors "
-                      "are not valid", UserWarning, stacklevel=3)
-    return result
+                      "are not valid", MLVMWarning, stacklevel=4)
+
+
+def fit_ml(spec: MLVMSpec, stats: TwoLevelStats, information: str = "expected", start=None,
+           maxiter: int = 10000, estimator: str = "ML") -> MLResult:
+    """Fit ``spec`` to ``stats`` by maximum likelihood (a :class:`Fitter` of its own)."""
+    return Fitter(stats, estimator=estimator, information=information,
+                  maxiter=maxiter).fit(spec, start=start)

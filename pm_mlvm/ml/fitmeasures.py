@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
-from scipy import stats as sps
+from pm_mlvm._distributions import chi2_sf, ncx2_noncentrality, ncx2_sf
 
 __all__ = [
     "chisq_pvalue", "cfi", "tli", "nfi", "rni", "rmsea", "rmsea_ci", "rmsea_pvalue",
@@ -27,7 +26,7 @@ __all__ = [
 
 
 def chisq_pvalue(chisq: float, df: int) -> float:
-    return float(sps.chi2.sf(chisq, df)) if df > 0 else float("nan")
+    return float(chi2_sf(chisq, df)) if df > 0 else float("nan")
 
 
 def cfi(chisq, df, base_chisq, base_df) -> float:
@@ -67,17 +66,7 @@ def rmsea_ci(chisq, df, n, level=0.90) -> tuple[float, float]:
     upper_p, lower_p = (1 + level) / 2, (1 - level) / 2
 
     def ncp_for(prob):
-        def f(lam):
-            if lam > 0:
-                return sps.ncx2.cdf(chisq, df, lam) - prob
-            return sps.chi2.cdf(chisq, df) - prob
-
-        if f(0.0) < 0:  # even the central χ² puts X² below this quantile
-            return 0.0
-        hi = max(n, 4 * chisq, 10.0)
-        while f(hi) > 0:
-            hi *= 2
-        return optimize.brentq(f, 0.0, hi, xtol=1e-12)
+        return ncx2_noncentrality(chisq, df, prob)
 
     lam_lo, lam_hi = ncp_for(upper_p), ncp_for(lower_p)
     return float(np.sqrt(lam_lo / (n * df))), float(np.sqrt(lam_hi / (n * df)))
@@ -86,7 +75,7 @@ def rmsea_ci(chisq, df, n, level=0.90) -> tuple[float, float]:
 def rmsea_pvalue(chisq, df, n, close=0.05) -> float:
     if df <= 0:
         return float("nan")
-    return float(sps.ncx2.sf(chisq, df, n * df * close**2))
+    return float(ncx2_sf(chisq, df, n * df * close**2))
 
 
 def information_criteria(logl, npar, n) -> dict:
@@ -107,8 +96,11 @@ def _force_pd(cov):
 
 
 def srmr(observed_cov, implied_cov) -> float:
-    """sqrt(mean over vech, diagonal included, of (cor(S) − cor(Σ))²)."""
-    resid = _cov2cor(observed_cov) - _cov2cor(_force_pd(implied_cov))
+    """sqrt(mean over vech, diagonal included, of (cor(S) − cor(Σ))²).
+
+    Σ is forced positive definite on the correlation scale, so SRMR does not depend on the
+    variables' units."""
+    resid = _cov2cor(observed_cov) - _cov2cor(_force_pd(_cov2cor(implied_cov)))
     rows, cols = np.tril_indices(len(resid))
     return float(np.sqrt(np.mean(resid[rows, cols] ** 2)))
 

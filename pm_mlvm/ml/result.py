@@ -2,74 +2,34 @@
 
 Estimates live in θ (the spec's free parameters); everything else is derived from θ and the
 covariance matrix of θ on demand (cached). Matrix names follow psychonetrics.
+
+A result is a value: it imports no algorithm. What needs one (fit measures, modification
+indices, prune, stepup) goes through the ``fitter`` that made it
+(:class:`pm_mlvm.ml.fit.Fitter`), which owns the data and the fitting options.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
-from pm_mlvm.spec.mlvm import BLOCKS, MLVMSpec
-from pm_mlvm.spec.structures import STRUCTURES
+from pm_mlvm._distributions import norm_sf
+from pm_mlvm.report.html import fit_html
+from pm_mlvm.report.text import fit_summary
+from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
 __all__ = ["MLResult", "derived_matrices"]
 
 
-def _cov2cor(cov):
-    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = cov / np.outer(sd, sd)
-    np.fill_diagonal(out, np.where(sd > 0, 1.0, np.nan))
-    return out
-
-
 def derived_matrices(spec: MLVMSpec, theta) -> dict:
-    """Every parameter matrix and derived matrix (NumPy) at θ, by psychonetrics name."""
-    mats = spec.unpack(theta)
-    implied = spec.implied(theta)
-    out = {}
-    for block in BLOCKS:
-        sigma = implied["blocks"][block]
-        out[f"sigma_{block}"] = sigma
-        if np.any(sigma):
-            try:
-                kappa = np.linalg.inv(sigma)
-            except np.linalg.LinAlgError:
-                kappa = np.full_like(sigma, np.nan)
-            out[f"kappa_{block}"] = kappa
-            d = 1.0 / np.sqrt(np.abs(np.diag(kappa)))
-            omega = -kappa * np.outer(d, d)
-            np.fill_diagonal(omega, 0.0)
-            out[f"omega_{block}"] = omega
-            out[f"rho_{block}"] = _cov2cor(sigma) - np.eye(len(sigma))
-            out[f"SD_{block}"] = np.diag(np.sqrt(np.clip(np.diag(sigma), 0, None)))
-    for block in BLOCKS:  # the structure's own parameter matrices take precedence
-        for role in STRUCTURES[spec.types[block]].roles:
-            name = f"{role.prefix}_{block}"
-            out[name] = mats[name]
-    out.update({k: mats[k] for k in ("nu", "lambda", "beta_within", "beta_between")})
-    out["mu"] = implied["mu"]
-    out["sigma_within"] = implied["sigma_within"]
-    out["sigma_between"] = implied["sigma_between"]
-    out["sigma_eta_within"] = implied["sigma_eta_within"]
-    out["sigma_eta_between"] = implied["sigma_eta_between"]
-    out["sigma_crosssection"] = implied["sigma_within"] + implied["sigma_between"]
-    return out
-
-
-def _labels(spec: MLVMSpec, name: str):
-    if name in ("mu", "nu"):
-        return list(spec.var_names), None
-    if name == "lambda":
-        return list(spec.var_names), list(spec.latent_names)
-    if "epsilon" in name or name in ("sigma_within", "sigma_between", "sigma_crosssection"):
-        return list(spec.var_names), list(spec.var_names)
-    return list(spec.latent_names), list(spec.latent_names)
+    """Every parameter matrix and derived matrix (NumPy) at θ, by psychonetrics name
+    (:meth:`MLVMSpec.derived_matrices`)."""
+    return spec.derived_matrices(theta)
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,9 +41,12 @@ class MLResult:
     spec, stats : the model and data statistics
     theta : estimates of the free parameters (spec order)
     logl : maximised log-likelihood (constant included)
-    converged, message, n_iter, n_eval, max_gradient : optimiser status
+    converged, message, n_iter, n_eval : optimiser status
+    decrement : Newton decrement at the estimates (log-likelihood units; scale-free)
     information : ``"expected"`` or ``"observed"`` (what the SEs use)
-    vcov : covariance matrix of θ
+    vcov : covariance matrix of θ (NaN rows/columns for parameters held on a bound)
+    on_bound : mask of parameters held on a bound by the gradient (Heywood cases)
+    fitter : the :class:`~pm_mlvm.ml.fit.Fitter` that made this result
     """
 
     spec: MLVMSpec
@@ -94,19 +57,19 @@ class MLResult:
     message: str
     n_iter: int
     n_eval: int
-    max_gradient: float
+    decrement: float
     information: str
     vcov: np.ndarray
     information_ok: bool
+    on_bound: np.ndarray
     start: str
     notes: tuple
     estimator: str = "ML"
     history: tuple = ()
-    host: MLVMSpec | None = None
-    mode: str | None = None
+    fitter: Any = field(default=None, repr=False)
 
     def __post_init__(self):
-        for arr in (self.theta, self.vcov):
+        for arr in (self.theta, self.vcov, self.on_bound):
             arr.setflags(write=False)
 
     # ------------------------------------------------------------------ numbers
@@ -128,10 +91,8 @@ class MLResult:
     def heywood(self) -> pd.DataFrame:
         """Free parameters whose estimate lies on a bound (e.g. a zero variance)."""
         table = self.parameters()
-        free = table[table["free"]]
-        low, high = self.spec.bounds()
-        on = (np.abs(self.theta - low) < 1e-6) | (np.abs(self.theta - high) < 1e-6)
-        return free[on].reset_index(drop=True)
+        free = table[table["free"]].sort_values("par")
+        return free[self.on_bound[free["par"].to_numpy()]].reset_index(drop=True)
 
     def parameters(self) -> pd.DataFrame:
         """Free parameters and non-zero fixed cells: matrix, row, col, level, est, se, z,
@@ -142,7 +103,7 @@ class MLResult:
         frame = pd.DataFrame({
             "matrix": table["matrix"], "row": table["row"], "col": table["col"],
             "level": table["level"], "est": est, "se": self.se, "z": z,
-            "pvalue": 2 * sps.norm.sf(np.abs(z)), "free": True, "par": table["par"],
+            "pvalue": 2 * norm_sf(np.abs(z)), "free": True, "par": table["par"],
         })
         fixed_rows = []
         for name, mat in self.spec.matrices.items():
@@ -163,16 +124,7 @@ class MLResult:
 
     @cached_property
     def _fit_measures(self) -> pd.Series:
-        from pm_mlvm.ml.fitmeasures import fit_measures
-        from pm_mlvm.ml.reference_models import reference_models
-
-        sat, base = reference_models(self.stats)
-        implied = self.spec.implied(self.theta)
-        return fit_measures(
-            self.logl, self.npar, self.spec.df, sat.logl, sat.npar, base.logl, base.npar,
-            self.stats.n_obs, self.stats.n_clusters, sat.sigma_within, sat.sigma_between,
-            implied["sigma_within"], implied["sigma_between"],
-        )
+        return self.fitter.fit_measures(self)
 
     def fit_measures(self) -> pd.Series:
         """Fit measures as a pandas Series.
@@ -197,7 +149,7 @@ class MLResult:
         mats = self._matrices
         if name not in mats:
             raise KeyError(f"unknown matrix {name!r}; available: {', '.join(sorted(mats))}")
-        rows, cols = _labels(self.spec, name)
+        rows, cols = self.spec.matrix_labels(name)
         value = np.asarray(mats[name])
         if cols is None:
             return pd.DataFrame({name: value.reshape(-1)}, index=rows)
@@ -216,38 +168,29 @@ class MLResult:
     def modification_indices(self, matrices=None) -> pd.DataFrame:
         """Score tests (MI, p-value, expected parameter change) of every fixed,
         non-identifying cell, largest first; ``matrices`` restricts them."""
-        from pm_mlvm.ml.search import modification_indices
-
-        return modification_indices(self, matrices)
+        return self.fitter.modification_indices(self, matrices)
 
     def prune(self, alpha: float = 0.01, adjust: str = "none", matrices=None,
               recursive: bool = True):
         """A new, refitted result without the non-significant network cells
         (``omega_*`` of ggm blocks, off-diagonal ``kappa_*`` of prec blocks by default);
         ``adjust`` in "none", "bonferroni", "holm", "fdr". ``history`` records the removals."""
-        from pm_mlvm.ml.search import prune
-
-        return prune(self, alpha=alpha, adjust=adjust, matrices=matrices, recursive=recursive)
+        return self.fitter.prune(self, alpha=alpha, adjust=adjust, matrices=matrices,
+                                 recursive=recursive)
 
     def stepup(self, alpha: float = 0.01, criterion: str = "bic", matrices=None,
                max_steps=None, progress: bool = False):
         """A new, refitted result with network cells added by largest modification index
         while the LR test is significant and ``criterion`` does not get worse."""
-        from pm_mlvm.ml.search import stepup
-
-        return stepup(self, alpha=alpha, criterion=criterion, matrices=matrices,
-                      max_steps=max_steps, progress=progress)
+        return self.fitter.stepup(self, alpha=alpha, criterion=criterion, matrices=matrices,
+                                  max_steps=max_steps, progress=progress)
 
     # --------------------------------------------------------------- reporting
     def summary(self) -> str:
         """A compact text report: estimator, sizes, optimiser status, parameters by level."""
-        from pm_mlvm.report.text import fit_summary
-
         return fit_summary(self)
 
     def _repr_html_(self) -> str:
-        from pm_mlvm.report.html import fit_html
-
         return fit_html(self)
 
     def __repr__(self) -> str:

@@ -10,9 +10,9 @@
 * ``stepup`` frees the cell with the largest MI while its LR test is significant and the
   criterion (BIC with ln J by default) does not get worse.
 
-Every refit reuses one compiled model (the search's *host*: the model with every candidate
-cell freed; a nested model is evaluated with the host's extra cells pinned at their fixed
-values) and the cached reference models, so a search costs one compile.
+Refits go through the :class:`~pm_mlvm.ml.fit.Fitter` that made the result (passed in, never
+imported: this module knows no fitter) and reuse the cached reference models. Score tests use
+the information the fit's standard errors use (expected, or observed with missing cells).
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+from pm_mlvm._distributions import chi2_isf, chi2_sf
 
 from pm_mlvm.errors import MLVMInputError, check_choice
-from pm_mlvm.ml.compiled import compiled_for, embedding_index
-from pm_mlvm.ml.information import expected_information, observed_information
+from pm_mlvm.likelihood.objective import Objective
 from pm_mlvm.spec.mlvm import MLVMSpec
 
-__all__ = ["network_matrices", "modification_indices", "prune", "stepup", "adjust_pvalues"]
+__all__ = ["network_matrices", "modification_indices", "prune", "stepup", "adjust_pvalues",
+           "embedding_index"]
 
 ADJUST = ("none", "bonferroni", "holm", "fdr")
 CRITERIA = ("bic", "bic_n", "aic")
@@ -45,14 +45,9 @@ def _check_alpha(alpha) -> float:
 
 
 def network_matrices(spec: MLVMSpec) -> list[str]:
-    """psychonetrics' default search matrices: omega of ggm blocks, kappa of prec blocks."""
-    out = []
-    for block, kind in spec.types.items():
-        if kind == "ggm":
-            out.append(f"omega_{block}")
-        elif kind == "prec":
-            out.append(f"kappa_{block}")
-    return out
+    """psychonetrics' default search matrices: omega of ggm blocks, kappa of prec blocks
+    (each structure's network role, :meth:`MLVMSpec.network_matrices`)."""
+    return spec.network_matrices()
 
 
 def _check_matrices(spec: MLVMSpec, matrices):
@@ -68,25 +63,9 @@ def _check_matrices(spec: MLVMSpec, matrices):
 
 
 def _candidates(spec: MLVMSpec, matrices) -> list[tuple[str, int, int]]:
-    """Fixed, non-identified cells that may be freed (lower triangle of symmetric kinds)."""
-    from pm_mlvm.spec.matrices import allowed_cells
-
-    names = matrices if matrices is not None else list(spec.matrices)
-    out = []
-    for name in names:
-        mat = spec.matrices[name]
-        if spec.observed_only and (name == "lambda" or "epsilon" in name):
-            continue
-        if name == "nu":
-            continue
-        if mat.kind == "diagonal":  # scale matrices: freeing a fixed SD/delta is not a path
-            continue
-        mask = allowed_cells(mat.kind, mat.shape) & ~mat.free & ~mat.identified
-        if name.startswith("beta"):
-            mask &= ~np.eye(*mat.shape, dtype=bool)
-        cols, rows = np.nonzero(mask.T)
-        out += [(name, int(r), int(c)) for r, c in zip(rows, cols)]
-    return out
+    """Fixed, non-identified cells that may be freed (:meth:`MLVMSpec.search_candidates`),
+    as (matrix, row, col) positions."""
+    return [spec.cell_of(param) for param in spec.search_candidates(matrices)]
 
 
 def _freed(spec: MLVMSpec, cells) -> MLVMSpec:
@@ -98,12 +77,25 @@ def _freed(spec: MLVMSpec, cells) -> MLVMSpec:
     return spec
 
 
-def _information(fit, fns, theta):
-    if fit.stats.has_missing:
-        return observed_information(fns.logl_grad, theta)
-    mu, sw, sb = fns.moments(theta)
-    d_mu, d_w, d_b = fns.jacobian(theta)
-    return expected_information(fit.stats.sizes, fit.stats.size_counts, sw, sb, d_mu, d_w, d_b)
+def embedding_index(spec: MLVMSpec, host: MLVMSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(index, template): ``spec``'s θ sits at ``host`` positions ``index``; ``template`` is a
+    host θ holding ``spec``'s fixed values at the host's other free cells."""
+    if spec.var_names != host.var_names or spec.latent_names != host.latent_names or \
+            spec.types != host.types or set(spec.matrices) != set(host.matrices):
+        raise ValueError("the host specification has a different structure")
+    index, template = [], np.zeros(host.npar)
+    for name, mat in spec.matrices.items():
+        big = host.matrices[name]
+        if np.any(mat.free & ~big.free):
+            raise ValueError(f"{name}: a free cell of the model is fixed in the host")
+        rows, cols = big.free_cells
+        start = host.offsets[name].start
+        for k, (r, c) in enumerate(zip(rows, cols)):
+            if mat.free[r, c]:
+                index.append(start + k)
+            else:
+                template[start + k] = mat.fixed[r, c]
+    return np.asarray(index, dtype=np.int64), template
 
 
 def _host_position(host: MLVMSpec, name: str, r: int, c: int) -> int:
@@ -115,21 +107,19 @@ def _host_position(host: MLVMSpec, name: str, r: int, c: int) -> int:
     return host.offsets[name].start + int(hit[0])
 
 
-def _score_tests(fit, cells, host: MLVMSpec | None = None):
-    """(MI, EPC) for each candidate cell, each tested alone against the current model.
-
-    ``host`` is any specification freeing the current parameters and the candidates (a
-    search reuses one); by default the current model plus the candidates.
-    """
+def _score_tests(fit, cells):
+    """(MI, EPC) for each candidate cell, each tested alone against the current model."""
     if not cells:
         return np.zeros(0), np.zeros(0)
-    host = host or _freed(fit.spec, cells)
-    fns = compiled_for(host, fit.stats, mode=fit.mode)
+    host = _freed(fit.spec, cells)
+    objective = Objective(host, fit.stats)
     index, template = embedding_index(fit.spec, host)
     theta = template.copy()
     theta[index] = fit.theta
-    _, grad = fns.logl_grad(theta)
-    info = _information(fit, fns, theta)
+    _, grad = objective.value_grad(theta)
+    if grad is None:
+        return np.full(len(cells), np.nan), np.full(len(cells), np.nan)
+    info = objective.information(theta, fit.information)
     new = np.array([_host_position(host, *cell) for cell in cells])
     i_cc = info[np.ix_(index, index)]
     i_nc = info[np.ix_(new, index)]
@@ -153,7 +143,7 @@ def modification_indices(fit, matrices=None) -> pd.DataFrame:
     for (name, r, c), m, e in zip(cells, mi, epc):
         mat = fit.spec.matrices[name]
         rows.append(dict(matrix=name, row=mat.row_names[r], col=mat.col_names[c],
-                         level=mat.level, mi=m, pvalue=sps.chi2.sf(m, 1) if np.isfinite(m)
+                         level=mat.level, mi=m, pvalue=chi2_sf(m, 1) if np.isfinite(m)
                          else np.nan, epc=e))
     table = pd.DataFrame(rows, columns=["matrix", "row", "col", "level", "mi", "pvalue", "epc"])
     return table.sort_values("mi", ascending=False, na_position="last").reset_index(drop=True)
@@ -179,13 +169,10 @@ def adjust_pvalues(p: np.ndarray, method: str) -> np.ndarray:
     return out
 
 
-def _refit(fit, spec, start_theta, host, history):
-    from pm_mlvm.ml.fit import fit_ml
-
+def _refit(fitter, spec, start_theta, history):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="estimates on a bound")
-        return fit_ml(spec, fit.stats, information=fit.information, start=start_theta,
-                      estimator=fit.estimator, mode=fit.mode, host=host, history=history)
+        return fitter.fit(spec, start=start_theta, history=history)
 
 
 def _tested(fit, matrices):
@@ -195,7 +182,7 @@ def _tested(fit, matrices):
     return table
 
 
-def prune(fit, alpha=0.01, adjust="none", matrices=None, recursive=True):
+def prune(fit, fitter, alpha=0.01, adjust="none", matrices=None, recursive=True):
     """Fix non-significant network cells to zero and refit (see the module docstring)."""
     alpha = _check_alpha(alpha)
     check_choice("adjust", adjust, ADJUST)
@@ -204,7 +191,6 @@ def prune(fit, alpha=0.01, adjust="none", matrices=None, recursive=True):
         warnings.warn("prune: the model has no ggm or prec blocks, so nothing is tested; pass "
                       "matrices=[...] to prune others", UserWarning, stacklevel=2)
         return fit
-    host = fit.host or fit.spec
     history = list(fit.history)
     current = fit
     while True:
@@ -225,13 +211,14 @@ def prune(fit, alpha=0.01, adjust="none", matrices=None, recursive=True):
         keep = ~np.isin(current.spec.parameter_table()["par"], drop["par"])
         history.append({"step": "prune", "removed": removed, "alpha": alpha,
                         "adjust": adjust})
-        current = _refit(current, spec, current.theta[keep], host, history)
+        current = _refit(fitter, spec, current.theta[keep], history)
         if not recursive:
             break
     return current
 
 
-def stepup(fit, alpha=0.01, criterion="bic", matrices=None, max_steps=None, progress=False):
+def stepup(fit, fitter, alpha=0.01, criterion="bic", matrices=None, max_steps=None,
+           progress=False):
     """Add network cells one at a time by largest modification index (module docstring)."""
     alpha = _check_alpha(alpha)
     check_choice("criterion", criterion, CRITERIA)
@@ -244,16 +231,15 @@ def stepup(fit, alpha=0.01, criterion="bic", matrices=None, max_steps=None, prog
         warnings.warn("stepup: the model has no ggm or prec blocks; pass matrices=[...]",
                       UserWarning, stacklevel=2)
         return fit
-    host = _freed(fit.host or fit.spec, _candidates(fit.host or fit.spec, matrices))
     history = list(fit.history)
     current = fit
-    crit_limit = sps.chi2.isf(alpha, 1)
+    crit_limit = chi2_isf(alpha, 1)
     steps = 0
     while max_steps is None or steps < max_steps:
         cells = _candidates(current.spec, matrices)
         if not cells:
             break
-        mi, epc = _score_tests(current, cells, host=host)
+        mi, epc = _score_tests(current, cells)
         if not np.any(np.isfinite(mi)) or np.nanmax(mi) <= crit_limit:
             break
         k = int(np.nanargmax(mi))
@@ -266,10 +252,10 @@ def stepup(fit, alpha=0.01, criterion="bic", matrices=None, max_steps=None, prog
         low, high = spec.bounds()
         start[new_pos] = np.clip(np.nan_to_num(epc[k]), low[new_pos] + 1e-3,
                                  high[new_pos] - 1e-3)
-        candidate = _refit(current, spec, start, host, history)
+        candidate = _refit(fitter, spec, start, history)
         lr = 2 * (candidate.logl - current.logl)
         better = candidate.fit_measures()[criterion] <= current.fit_measures()[criterion]
-        if not (sps.chi2.sf(lr, 1) < alpha and better):
+        if not (chi2_sf(lr, 1) < alpha and better):
             break
         mat = spec.matrices[name]
         history.append({"step": "stepup", "added": (name, mat.row_names[r], mat.col_names[c]),

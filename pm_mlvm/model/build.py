@@ -7,12 +7,17 @@ their cells. The full parameter matrices, μ, Σ_W and Σ_B are ``pm.Determinist
 named after the psychonetrics matrices with variable/latent dimensions. The likelihood is
 :func:`~pm_mlvm.model.distribution.TwoLevelNormal` with the statistics in shared variables.
 
-Priors: ``prior_factory(matrix, var_name, lower, upper, size)`` returns each group's prior,
-a ``pm.Distribution`` (``.dist``) or a ``(distribution, to_values)`` pair whose function maps
-the registered variable to the group's parameter values (e.g. partial correlations from an
-LKJ correlation matrix); the default (:func:`flat_prior`) gives flat priors with the parameter's
-bounds, so the posterior is the likelihood and ML is the MAP. ML never uses the priors: it
-optimises the likelihood term in the untransformed (bounded) space.
+Priors: ``prior_factory(group)`` (a :class:`ParamGroup`: matrix, PyMC name, θ positions,
+cells, cell class, bounds) returns the group's prior, a ``pm.Distribution`` (``.dist``) or a
+``(distribution, to_values)`` pair whose function maps the registered variable to the group's
+parameter values (e.g. partial correlations from an LKJ correlation matrix); the default
+(:func:`flat_prior`) gives flat priors with the parameter's bounds, so the posterior is the
+likelihood and ML is the MAP. ML never uses the priors: it optimises the likelihood term in the
+untransformed (bounded) space.
+
+Dimension names come from the specification (``spec.matrix_dims``), and each block's Σ is
+added as a deterministic when its structure does not have it as a parameter; no name is parsed
+here.
 """
 
 from __future__ import annotations
@@ -27,17 +32,22 @@ from pm_mlvm._names import LATENT_DIM, LATENT_DIM_2, VARIABLE_DIM, VARIABLE_DIM_
 from pm_mlvm.graph.implied import symbolic_moments
 from pm_mlvm.graph.ops import data_inputs
 from pm_mlvm.model.distribution import TwoLevelNormal
+from pm_mlvm.spec.layout import BLOCKS, matrix_name
 from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
-__all__ = ["BuiltModel", "build_pymc_model", "flat_prior", "LOGLIK_NAME"]
+__all__ = ["BuiltModel", "ParamGroup", "build_pymc_model", "flat_prior", "LOGLIK_NAME"]
 
 LOGLIK_NAME = "loglik"
 
 
 @dataclass(frozen=True)
 class ParamGroup:
-    """One PyMC variable holding some free cells of one matrix."""
+    """One PyMC variable holding some free cells of one matrix.
+
+    ``cell_class`` is ``"diag"`` if every cell of the group is on the diagonal, else
+    ``"offdiag"``; ``joint`` marks a group holding all of a matrix's cells for a joint prior.
+    """
 
     var_name: str
     matrix: str
@@ -45,6 +55,12 @@ class ParamGroup:
     cell_index: np.ndarray  # positions within the matrix's free cells
     lower: float
     upper: float
+    cell_class: str = "offdiag"
+    joint: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.cell_index)
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,15 +73,16 @@ class BuiltModel:
     data_vars: tuple  # shared variables holding the statistics
 
 
-def flat_prior(matrix, cell_class, lower, upper, size):
+def flat_prior(group: ParamGroup):
     """Flat prior on the parameter's support (the default: the posterior is the likelihood)."""
+    lower, upper, size = group.lower, group.upper, group.size
     if np.isfinite(lower) and np.isfinite(upper):
         return pm.Uniform.dist(lower, upper, size=size)
     if np.isfinite(lower) and lower == 0.0:
         return pm.HalfFlat.dist(size=size)
     if not np.isfinite(lower) and not np.isfinite(upper):
         return pm.Flat.dist(size=size)
-    raise ValueError(f"{matrix}: no flat prior for bounds ({lower}, {upper})")
+    raise ValueError(f"{group.matrix}: no flat prior for bounds ({lower}, {upper})")
 
 
 def _groups(spec: MLVMSpec, joint=()) -> list[ParamGroup]:
@@ -80,7 +97,8 @@ def _groups(spec: MLVMSpec, joint=()) -> list[ParamGroup]:
         offset = spec.offsets[name].start
         if name in joint:
             groups.append(ParamGroup(f"{name}__free", name, offset + np.arange(len(rows)),
-                                     np.arange(len(rows)), -np.inf, np.inf))
+                                     np.arange(len(rows)), -np.inf, np.inf,
+                                     _cell_class(rows, cols), joint=True))
             continue
         classes = {}
         for k in range(len(rows)):
@@ -88,11 +106,15 @@ def _groups(spec: MLVMSpec, joint=()) -> list[ParamGroup]:
         split = len(classes) > 1
         for (lo, hi), cells in classes.items():
             cells = np.asarray(cells)
-            diag = bool(np.all(rows[cells] == cols[cells]))
-            suffix = ("_diag" if diag else "_offdiag") if split else ""
+            cell_class = _cell_class(rows[cells], cols[cells])
+            suffix = f"_{cell_class}" if split else ""
             groups.append(ParamGroup(f"{name}__free{suffix}", name, offset + cells, cells,
-                                     float(lo), float(hi)))
+                                     float(lo), float(hi), cell_class))
     return groups
+
+
+def _cell_class(rows, cols) -> str:
+    return "diag" if bool(np.all(rows == cols)) else "offdiag"
 
 
 def _coords(spec: MLVMSpec, groups) -> dict:
@@ -102,18 +124,6 @@ def _coords(spec: MLVMSpec, groups) -> dict:
         labels = spec.matrices[g.matrix].cell_labels()
         coords[f"{g.var_name}_dim"] = [labels[k] for k in g.cell_index]
     return coords
-
-
-def _dims(spec: MLVMSpec, name: str):
-    """Dimension names of a parameter matrix: variables for ν, Λ rows and residual blocks,
-    latents for β and latent blocks."""
-    if name in spec.matrices and spec.matrices[name].kind == "vector":
-        return (VARIABLE_DIM,)
-    if name == "lambda":
-        return (VARIABLE_DIM, LATENT_DIM)
-    if "epsilon" in name:
-        return (VARIABLE_DIM, VARIABLE_DIM_2)
-    return (LATENT_DIM, LATENT_DIM_2)
 
 
 def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_prior,
@@ -131,7 +141,7 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
     with pm.Model(coords=_coords(spec, groups)) as model:
         variables, positions = [], []
         for g in groups:
-            prior = prior_factory(g.matrix, g.var_name, g.lower, g.upper, len(g.cell_index))
+            prior = prior_factory(g)
             dist, to_values = prior if isinstance(prior, tuple) else (prior, None)
             rv = model.register_rv(dist, g.var_name, dims=(f"{g.var_name}_dim",))
             variables.append(rv if to_values is None else to_values(rv))
@@ -148,17 +158,13 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
                     value = moments["matrices"][name]
                     if mat.kind == "vector":
                         value = value[:, 0]
-                    pm.Deterministic(name, value, dims=_dims(spec, name))
-            for block, cov in moments["blocks"].items():  # Σ of non-cov blocks, derived
-                name = f"sigma_{block}"
-                if name not in spec.matrices and not all(
-                        m.is_zero for m in spec.block_matrices(block).values()):
-                    pm.Deterministic(name, cov, dims=_dims(spec, name))
-            pm.Deterministic("mu", moments["mu"], dims=(VARIABLE_DIM,))
-            pm.Deterministic("sigma_within", moments["sigma_within"],
-                             dims=(VARIABLE_DIM, VARIABLE_DIM_2))
-            pm.Deterministic("sigma_between", moments["sigma_between"],
-                             dims=(VARIABLE_DIM, VARIABLE_DIM_2))
+                    pm.Deterministic(name, value, dims=spec.matrix_dims(name))
+            for block in BLOCKS:  # Σ of blocks whose structure has no sigma parameter
+                name = matrix_name("sigma", block)
+                if name not in spec.matrices and not spec.block_is_zero(block):
+                    pm.Deterministic(name, moments["blocks"][block], dims=spec.matrix_dims(name))
+            for name in ("mu", "sigma_within", "sigma_between"):
+                pm.Deterministic(name, moments[name], dims=spec.matrix_dims(name))
         TwoLevelNormal(LOGLIK_NAME, moments["mu"], moments["sigma_within"],
                        moments["sigma_between"], observed=stats, _inputs=(route, data_vars))
     return BuiltModel(model=model, groups=tuple(groups), route=route, data_vars=data_vars)

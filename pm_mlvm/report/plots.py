@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pm_mlvm._distributions import norm_isf
 from pm_mlvm.errors import MLVMInputError
 
 __all__ = ["plot_network", "plot_parameters"]
@@ -59,7 +60,6 @@ def plot_network(fit, matrix: str = "omega_zeta_within", ax=None, threshold: flo
 
 def plot_parameters(fit, matrices=None, level=None, ax=None, ci: float = 0.95):
     """Estimates with Wald confidence intervals, one row per free parameter."""
-    from scipy import stats as sps
 
     plt = _matplotlib()
     table = fit.parameters()
@@ -71,7 +71,7 @@ def plot_parameters(fit, matrices=None, level=None, ax=None, ci: float = 0.95):
     if table.empty:
         raise MLVMInputError(f"no free parameters to plot for matrices={matrices!r}, "
                              f"level={level!r}")
-    z = sps.norm.isf((1 - ci) / 2)
+    z = norm_isf((1 - ci) / 2)
     labels = [f"{m}[{r},{c}]" if c else f"{m}[{r}]" for m, r, c in
               zip(table["matrix"], table["row"], table["col"])]
     y = np.arange(len(table))[::-1]

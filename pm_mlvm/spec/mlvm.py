@@ -26,7 +26,12 @@ The latent intercepts ν_η of psychonetrics are fixed at 0 in a single group an
 represented.
 
 The parameter vector θ is the free cells of the matrices in :attr:`MLVMSpec.order`, each in
-column-major order.
+column-major order; :attr:`MLVMSpec.param_ids` names them (:class:`~pm_mlvm.spec.params.ParamId`).
+
+What the specification answers about a matrix — its labels, dimension names, default priors,
+whether it is a network or a search candidate, what a block reports — comes from the block
+table (:mod:`~pm_mlvm.spec.layout`) and the structures (:mod:`~pm_mlvm.spec.structures`), never
+from the text of its name, so result, search, model and priors hold no name logic.
 """
 
 from __future__ import annotations
@@ -38,15 +43,34 @@ import numpy as np
 import pandas as pd
 
 from pm_mlvm.errors import MLVMInputError, check_choice
-from pm_mlvm.spec.matrices import MatrixSpec, align_frame, label_position, resolve_pattern
-from pm_mlvm.spec.structures import STRUCTURES
+from pm_mlvm._names import LATENT_DIM, LATENT_DIM_2, VARIABLE_DIM, VARIABLE_DIM_2
+from pm_mlvm.spec.layout import (
+    BLOCKS,
+    CORE,
+    LATENT,
+    LEVELS,
+    MOMENTS,
+    VARIABLE,
+    level_block,
+    matrix_name,
+)
+from pm_mlvm.spec.matrices import (
+    MatrixSpec,
+    align_frame,
+    allowed_cells,
+    label_position,
+    resolve_pattern,
+)
+from pm_mlvm.spec.params import ParamId, SpecEdit
+from pm_mlvm.spec.prior import RolePriors
+from pm_mlvm.spec.structures import STRUCTURES, NUMPY_BACKEND, Structure
 
 __all__ = ["BLOCKS", "IDENTIFICATIONS", "MLVMSpec", "build_spec", "compose_moments"]
 
 IDENTIFICATIONS = ("loadings", "variance")
-BLOCKS = ("zeta_within", "epsilon_within", "zeta_between", "epsilon_between")
-LEVEL_OF = {"zeta_within": "within", "epsilon_within": "within",
-            "zeta_between": "between", "epsilon_between": "between"}
+LEVEL_OF = {b.name: b.level for b in BLOCKS.values()}
+#: label kind → (first, second) dimension name
+_DIMS = {VARIABLE: (VARIABLE_DIM, VARIABLE_DIM_2), LATENT: (LATENT_DIM, LATENT_DIM_2)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +84,8 @@ class MLVMSpec:
     types : block name → structure type
     matrices : name → :class:`MatrixSpec`
     identification : ``"loadings"`` or ``"variance"``
+    edits : every change made through :meth:`with_matrix` / :meth:`with_params`, oldest
+        first (:class:`~pm_mlvm.spec.params.SpecEdit`)
     markers : per latent, the row indices of its indicators in marker-preference order (the
         user's order for dict input, variable order for a pattern); empty for
         ``observed_only``
@@ -71,6 +97,7 @@ class MLVMSpec:
     types: dict
     matrices: dict
     identification: str
+    edits: tuple = ()
     markers: tuple[tuple[int, ...], ...] = ()
 
     @property
@@ -108,10 +135,191 @@ class MLVMSpec:
     def df(self) -> int:
         return self.n_moments - self.npar
 
+    def structure(self, block: str) -> Structure:
+        """The structure (from the registry) of a block."""
+        return STRUCTURES[self.types[block]]
+
     def block_matrices(self, block: str) -> dict:
         """role prefix → MatrixSpec for one block."""
-        structure = STRUCTURES[self.types[block]]
-        return {r.prefix: self.matrices[f"{r.prefix}_{block}"] for r in structure.roles}
+        return {r.prefix: self.matrices[matrix_name(r.prefix, block)]
+                for r in self.structure(block).roles}
+
+    def block_is_zero(self, block: str) -> bool:
+        """True if every matrix of the block is fixed at zero (residuals of ``lambda_=None``)."""
+        return all(m.is_zero for m in self.block_matrices(block).values())
+
+    # ------------------------------------------------------------ what each matrix is
+    @cached_property
+    def _places(self) -> dict:
+        """name → (block or None, role or core matrix) for every parameter matrix."""
+        out = {name: (None, core) for name, core in CORE.items() if name in self.matrices}
+        for block in BLOCKS:
+            for role in self.structure(block).roles:
+                out[matrix_name(role.prefix, block)] = (block, role)
+        return out
+
+    @cached_property
+    def _label_kinds(self) -> dict:
+        """name → (row kind, col kind or None) for every parameter, block-derived and moment
+        matrix this model can report."""
+        out = dict(MOMENTS)
+        for name, core in CORE.items():
+            out[name] = (core.rows, core.cols)
+        for name, info in BLOCKS.items():
+            structure = self.structure(name)
+            prefixes = ("sigma", *structure.derived_prefixes, *(r.prefix for r in structure.roles))
+            for prefix in prefixes:
+                out[matrix_name(prefix, name)] = (info.labels, info.labels)
+        return out
+
+    def matrix_kinds(self, name: str) -> tuple[str, str | None]:
+        """(row, column) label kinds of a matrix: ``"variable"`` or ``"latent"`` (column
+        ``None`` for vectors)."""
+        try:
+            return self._label_kinds[name]
+        except KeyError:
+            raise KeyError(f"unknown matrix {name!r}; known: "
+                           f"{', '.join(sorted(self._label_kinds))}") from None
+
+    def _names_of(self, kind: str) -> list[str]:
+        return list(self.latent_names if kind == LATENT else self.var_names)
+
+    def matrix_labels(self, name: str) -> tuple[list[str], list[str] | None]:
+        """(row labels, column labels or None) of any parameter, derived or moment matrix."""
+        rows, cols = self.matrix_kinds(name)
+        return self._names_of(rows), None if cols is None else self._names_of(cols)
+
+    def matrix_dims(self, name: str) -> tuple[str, ...]:
+        """Dimension names (``pm_mlvm._names``) of a matrix, for PyMC / ArviZ: a square matrix
+        gets ``(kind, kind_)``, a vector one dimension."""
+        rows, cols = self.matrix_kinds(name)
+        if cols is None:
+            return (_DIMS[rows][0],)
+        return (_DIMS[rows][0], _DIMS[cols][1] if cols == rows else _DIMS[cols][0])
+
+    def matrix_block(self, name: str) -> str | None:
+        """The block a parameter matrix belongs to (None for ν, Λ, β)."""
+        return self._places[name][0]
+
+    def role_priors(self, name: str) -> RolePriors:
+        """Default-prior description of a parameter matrix (from its structure role)."""
+        return self._places[name][1].priors
+
+    def is_full(self, name: str) -> bool:
+        """Every cell the matrix's kind allows is free (and it has more than one row)."""
+        mat = self.matrices[name]
+        n_allowed = int(allowed_cells(mat.kind, mat.shape).sum())
+        return mat.shape[0] > 1 and mat.n_free > 0 and mat.n_free == n_allowed
+
+    def network_matrices(self) -> list[str]:
+        """The matrices whose off-diagonal cells are network edges: each block's structure
+        ``network_role`` (omega of ggm blocks, kappa of prec blocks)."""
+        out = []
+        for block in self.types:  # the order blocks were chosen in (build_spec's)
+            role = self.structure(block).network_role
+            if role is not None:
+                out.append(matrix_name(role, block))
+        return out
+
+    def search_candidates(self, matrices=None) -> tuple[ParamId, ...]:
+        """Fixed cells a search may free, in θ-like order (column-major lower triangle).
+
+        Never: cells fixed by identification, ν, diagonal (scale) matrices, zero-diagonal
+        cells (β), and, for ``lambda_=None`` models, Λ and the residual blocks (structural).
+        """
+        names = list(self.matrices) if matrices is None else list(matrices)
+        out = []
+        for name in names:
+            mat = self.matrices[name]
+            block, role = self._places[name]
+            if block is None:
+                if not role.searchable or (self.observed_only and role.fixed_when_observed_only):
+                    continue
+            elif self.observed_only and not BLOCKS[block].latent:
+                continue
+            if mat.kind == "diagonal":  # scale matrices: freeing a fixed SD/delta is not a path
+                continue
+            mask = allowed_cells(mat.kind, mat.shape) & ~mat.free & ~mat.identified
+            if block is None and role.zero_diagonal:
+                mask &= ~np.eye(*mat.shape, dtype=bool)
+            cols, rows = np.nonzero(mask.T)
+            out += [self.param_id(name, int(r), int(c)) for r, c in zip(rows, cols)]
+        return tuple(out)
+
+    def derived_matrices(self, theta) -> dict:
+        """Every parameter matrix and derived matrix (NumPy) at θ, by psychonetrics name.
+
+        Per block: its Σ, and when Σ is not zero what its structure reports
+        (``Structure.derived``: κ, ω, ρ, SD by default) — the block's own parameter matrices
+        take precedence. Then ν, Λ, β, and the moments μ, Σ_W, Σ_B, Σ_W + Σ_B and each
+        level's latent covariance.
+        """
+        mats = self.unpack(theta)
+        implied = self.implied(theta)
+        out = {}
+        for block in BLOCKS:
+            sigma = implied["blocks"][block]
+            out[matrix_name("sigma", block)] = sigma
+            if np.any(sigma):
+                out.update({matrix_name(prefix, block): value
+                            for prefix, value in self.structure(block).derived(sigma).items()})
+        for block in BLOCKS:
+            for mat in self.block_matrices(block).values():
+                out[mat.name] = mats[mat.name]
+        out.update({name: mats[name] for name in CORE})
+        for name in MOMENTS:
+            if name in implied:
+                out[name] = implied[name]
+        out["sigma_crosssection"] = implied["sigma_within"] + implied["sigma_between"]
+        return out
+
+    # ------------------------------------------------------------ parameter identity
+    def param_id(self, matrix: str, row: int, col: int) -> ParamId:
+        """The canonical :class:`ParamId` of cell (row, col) (positions) of a matrix."""
+        mat = self.matrices[matrix]
+        if mat.mirrored and col > row:
+            row, col = col, row
+        return ParamId(matrix, mat.row_names[row],
+                       "" if mat.kind == "vector" else mat.col_names[col])
+
+    def cell_of(self, param: ParamId) -> tuple[str, int, int]:
+        """(matrix, row position, col position) of a parameter, lower triangle for mirrored
+        matrices; raises KeyError if it names no cell."""
+        mat = self.matrices.get(param.matrix)
+        if mat is None:
+            raise KeyError(f"{param}: no matrix {param.matrix!r}; matrices: "
+                           f"{list(self.matrices)}")
+        try:
+            r = mat.row_names.index(param.row)
+            c = 0 if mat.kind == "vector" else mat.col_names.index(param.col)
+        except ValueError:
+            raise KeyError(f"{param} names no cell of {param.matrix} (rows "
+                           f"{list(mat.row_names)}, cols {list(mat.col_names)})") from None
+        if mat.mirrored and c > r:
+            r, c = c, r
+        return param.matrix, r, c
+
+    @cached_property
+    def param_ids(self) -> tuple[ParamId, ...]:
+        """The identity of every free parameter, in θ order."""
+        out = []
+        for name, mat in self.matrices.items():
+            rows, cols = mat.free_cells
+            out += [self.param_id(name, int(r), int(c)) for r, c in zip(rows, cols)]
+        return tuple(out)
+
+    @cached_property
+    def _index(self) -> dict:
+        return {pid: k for k, pid in enumerate(self.param_ids)}
+
+    def index_of(self, param: ParamId) -> int:
+        """Position in θ of a free parameter (either triangle of a mirrored matrix)."""
+        name, r, c = self.cell_of(param)
+        canonical = self.param_id(name, r, c)
+        try:
+            return self._index[canonical]
+        except KeyError:
+            raise KeyError(f"{param} is not a free parameter of this model") from None
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         lows, highs = zip(*(m.bounds() for m in self.matrices.values()))
@@ -123,7 +331,8 @@ class MLVMSpec:
         return {name: mat.fill(theta[self.offsets[name]]) for name, mat in self.matrices.items()}
 
     def parameter_table(self) -> pd.DataFrame:
-        """One row per free parameter: par, matrix, row, col, level, lower, upper."""
+        """One row per free parameter: par, matrix, row, col, level, lower, upper, row_index,
+        col_index, param_id (:class:`~pm_mlvm.spec.params.ParamId`)."""
         rows = []
         for name, mat in self.matrices.items():
             r_idx, c_idx = mat.free_cells
@@ -138,6 +347,7 @@ class MLVMSpec:
         table = pd.DataFrame(rows, columns=["matrix", "row", "col", "level", "lower", "upper",
                                             "row_index", "col_index"])
         table.insert(0, "par", np.arange(len(table)))
+        table["param_id"] = pd.Series(self.param_ids, index=table.index, dtype=object)
         return table
 
     def structure_key(self) -> tuple:
@@ -148,17 +358,43 @@ class MLVMSpec:
         return tuple(parts)
 
     def with_matrix(self, mat: MatrixSpec) -> MLVMSpec:
-        """A copy with one matrix replaced (used by prune / stepup / fix)."""
+        """A copy with one matrix replaced (used by prune / stepup / fix); the cells that
+        changed (freed, fixed, or fixed at a new value) are appended to :attr:`edits`."""
         matrices = dict(self.matrices)
         if mat.name not in matrices:
             raise KeyError(f"no matrix {mat.name!r} in this model; matrices: {list(matrices)}")
+        old = matrices[mat.name]
         matrices[mat.name] = mat
-        return replace(self, matrices=matrices)
+        return replace(self, matrices=matrices, edits=self.edits + self._diff(old, mat))
+
+    def _diff(self, old: MatrixSpec, new: MatrixSpec) -> tuple[SpecEdit, ...]:
+        changed = (old.free != new.free) | (~new.free & (old.fixed != new.fixed))
+        cols, rows = np.nonzero(changed.T)
+        edits = []
+        for r, c in zip(rows, cols):
+            if new.mirrored and c > r:
+                continue
+            pid = self.param_id(new.name, int(r), int(c))
+            if new.free[r, c]:
+                edits.append(SpecEdit("free", pid))
+            else:
+                edits.append(SpecEdit("fix", pid, float(new.fixed[r, c])))
+        return tuple(edits)
+
+    def with_params(self, params, free: bool, value: float = 0.0) -> MLVMSpec:
+        """A copy with the given :class:`ParamId` cells freed, or fixed at ``value``; the
+        changes are recorded in :attr:`edits`."""
+        by_matrix = {}
+        for param in params:
+            name, r, c = self.cell_of(param)
+            by_matrix.setdefault(name, []).append((r, c))
+        spec = self
+        for name, cells in by_matrix.items():
+            spec = spec.with_matrix(spec.matrices[name].with_cells(cells, free=free, value=value))
+        return spec
 
     def implied(self, theta) -> dict:
         """NumPy implied moments and block covariances at θ."""
-        from pm_mlvm.spec.structures import NUMPY_BACKEND
-
         return compose_moments(self, self.unpack(theta), NUMPY_BACKEND)
 
 
@@ -171,26 +407,26 @@ def compose_moments(spec: MLVMSpec, mats: dict, be) -> dict:
     q = spec.n_latent
     lam = mats["lambda"]
     blocks = {}
-    for block in BLOCKS:
-        structure = STRUCTURES[spec.types[block]]
+    for block, info in BLOCKS.items():
         own = spec.block_matrices(block)
-        if all(m.is_zero for m in own.values()):
-            n = spec.n_latent if block.startswith("zeta") else spec.n_vars
+        if spec.block_is_zero(block):
+            n = spec.n_latent if info.latent else spec.n_vars
             blocks[block] = 0.0 * be.eye(n)
         else:
-            blocks[block] = structure.implied({k: mats[m.name] for k, m in own.items()}, be)
+            blocks[block] = spec.structure(block).implied(
+                {k: mats[m.name] for k, m in own.items()}, be)
     out = {"blocks": blocks, "mu": mats["nu"][:, 0]}
-    for level in ("within", "between"):
-        beta = mats[f"beta_{level}"]
-        psi = blocks[f"zeta_{level}"]
-        if spec.matrices[f"beta_{level}"].is_zero:
+    for level in LEVELS:
+        beta_name = matrix_name("beta", level)
+        psi = blocks[level_block(level, latent=True)]
+        if spec.matrices[beta_name].is_zero:
             eta_cov = psi
         else:
-            b_inv = be.inv(be.eye(q) - beta)
+            b_inv = be.inv(be.eye(q) - mats[beta_name])
             eta_cov = b_inv @ psi @ b_inv.T
-        out[f"sigma_eta_{level}"] = eta_cov
-        sigma = lam @ eta_cov @ lam.T + blocks[f"epsilon_{level}"]
-        out[f"sigma_{level}"] = 0.5 * (sigma + sigma.T)
+        out[matrix_name("sigma_eta", level)] = eta_cov
+        sigma = lam @ eta_cov @ lam.T + blocks[level_block(level, latent=False)]
+        out[matrix_name("sigma", level)] = 0.5 * (sigma + sigma.T)
     return out
 
 
@@ -254,11 +490,11 @@ def build_spec(
                                                np.zeros((q, q)), level, latent_names,
                                                latent_names, identified=diag.copy())
         for block in (f"zeta_{level}", f"epsilon_{level}"):
-            latent = block.startswith("zeta")
+            latent = BLOCKS[block].latent
             names = latent_names if latent else var_names
             n = len(names)
             for role in STRUCTURES[types[block]].roles:
-                name = f"{role.prefix}_{block}"
+                name = matrix_name(role.prefix, block)
                 default = role.latent_default if latent else role.residual_default
                 if observed_only and not latent:
                     default = "zero"
@@ -274,7 +510,7 @@ def build_spec(
                     role.lower_diag, role.upper_diag, role.lower_off, role.upper_off,
                 )
     spec = MLVMSpec(var_names, latent_names, observed_only, types, matrices, identification,
-                    markers)
+                    markers=markers)
     if fix:
         spec = _apply_fix(spec, fix)
     spec = _identify(spec)
@@ -421,7 +657,7 @@ def _identify(spec: MLVMSpec) -> MLVMSpec:
     else:
         block = "zeta_within"
         role = STRUCTURES[spec.types[block]].scale_role
-        mat = spec.matrices[f"{role}_{block}"]
+        mat = spec.matrices[matrix_name(role, block)]
         cells = [(k, k) for k in range(spec.n_latent)]
         spec = spec.with_matrix(mat.with_cells(cells, free=False, value=1.0, identified=True))
     return spec

@@ -13,42 +13,110 @@ Follows psychonetrics' recipe in spirit (``reference/psychonetrics_ml_lvm.md`` �
 
 ``emergency_start`` gives a plain fallback (identity-like blocks) used when the first start
 gives a non-finite likelihood.
+
+Scale equivariance: every recipe runs on the moments standardised by the total standard
+deviations D (so its floors and clips are relative), and the resulting θ is mapped back
+exactly: Λ → DΛC⁻¹, β → CβC⁻¹, a latent block's matrices by C and a residual block's by D,
+each cell by its role's ``scale_power`` (C the latent scales: the marker's d for a factor with
+a fixed loading, 1 otherwise). Rescaling a variable of the data therefore rescales the start
+values as the model says, and a fit from them does not depend on the data's units.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from pm_mlvm.spec.mlvm import BLOCKS, MLVMSpec
-from pm_mlvm.spec.structures import STRUCTURES, spectral_shift
+from pm_mlvm.spec.layout import BLOCKS, LEVELS, level_block, matrix_name
+from pm_mlvm.spec.mlvm import MLVMSpec
+from pm_mlvm.spec.structures import spectral_shift
 
 __all__ = ["start_values", "emergency_start", "level_targets"]
 
 
+def _unit_scales(cov) -> np.ndarray:
+    """Standard deviations for standardising (a tiny relative floor keeps them positive)."""
+    var = np.abs(np.diag(np.asarray(cov, dtype=float)))
+    top = var.max() if var.size and var.max() > 0 else 1.0
+    return np.sqrt(np.maximum(var, 1e-300 * top))
+
+
+def _standardise(cov, d) -> np.ndarray:
+    return np.asarray(cov, dtype=float) / np.outer(d, d)
+
+
 def level_targets(within_cov, between_means_cov, mean_size) -> tuple[np.ndarray, np.ndarray]:
-    """Within and between target covariances for start values."""
-    s_w = spectral_shift(np.asarray(within_cov, dtype=float), floor=1e-3)
-    raw_b = np.asarray(between_means_cov, dtype=float) - s_w / max(mean_size, 1.0)
-    floor = 0.05 * float(np.mean(np.diag(between_means_cov)))
+    """Within and between target covariances for start values (scale-equivariant)."""
+    within_cov = np.asarray(within_cov, dtype=float)
+    between_means_cov = np.asarray(between_means_cov, dtype=float)
+    d = _unit_scales(within_cov + between_means_cov)
+    w, b = _standardise(within_cov, d), _standardise(between_means_cov, d)
+    s_w = spectral_shift(w, floor=1e-3)
+    raw_b = b - s_w / max(mean_size, 1.0)
+    floor = 0.05 * float(np.mean(np.diag(b)))
     s_b = spectral_shift(raw_b, floor=max(floor, 1e-4))
-    return s_w, s_b
+    dd = np.outer(d, d)
+    return s_w * dd, s_b * dd
+
+
+def _latent_scales(spec: MLVMSpec, d: np.ndarray) -> np.ndarray:
+    """C: how each latent's scale follows the data's (the marker's d, or 1)."""
+    if spec.observed_only:
+        return d.copy()
+    lam = spec.matrices["lambda"]
+    scales = np.ones(spec.n_latent)
+    for k in range(spec.n_latent):
+        rows = np.flatnonzero(~lam.free[:, k] & (lam.fixed[:, k] != 0))
+        if len(rows):
+            scales[k] = d[rows[0]]
+    return scales
+
+
+def _cell_factors(spec: MLVMSpec, d: np.ndarray) -> dict:
+    """name → matrix of factors mapping standardised-metric cells to the data's metric."""
+    c = _latent_scales(spec, d)
+    out = {"nu": np.zeros((spec.n_vars, 1)), "lambda": np.outer(d, 1.0 / c)}
+    for level in LEVELS:
+        out[matrix_name("beta", level)] = np.outer(c, 1.0 / c)
+    for block, info in BLOCKS.items():
+        s = c if info.latent else d
+        for role in spec.structure(block).roles:
+            pr, pc = role.scale_power
+            out[matrix_name(role.prefix, block)] = np.outer(s**pr, s**pc)
+    return out
+
+
+def _to_data_metric(spec: MLVMSpec, theta_std: np.ndarray, mean, d) -> np.ndarray:
+    factors = _cell_factors(spec, d)
+    mean_mats = {name: np.zeros(m.shape) for name, m in spec.matrices.items()}
+    mean_mats["nu"] = np.asarray(mean, dtype=float)[:, None]
+    scale = _cells(spec, factors)
+    offset = _cells(spec, mean_mats)
+    return offset + scale * theta_std
 
 
 def start_values(spec: MLVMSpec, mean, total_cov, within_cov, between_cov) -> np.ndarray:
     """θ₀ for ``spec`` from the grand mean and total / within / between covariances."""
+    d = _unit_scales(total_cov)
+    theta = _start_standardised(spec, _standardise(total_cov, d), _standardise(within_cov, d),
+                                _standardise(between_cov, d))
+    return _to_data_metric(spec, theta, mean, d)
+
+
+def _start_standardised(spec: MLVMSpec, total_cov, within_cov, between_cov) -> np.ndarray:
     mats = {name: np.array(m.fixed, dtype=float) for name, m in spec.matrices.items()}
-    mats["nu"][:, 0] = np.where(spec.matrices["nu"].free[:, 0], mean, mats["nu"][:, 0])
+    mats["nu"][:, 0] = np.where(spec.matrices["nu"].free[:, 0], 0.0, mats["nu"][:, 0])
     lam = _lambda_start(spec, np.asarray(total_cov, dtype=float))
     mats["lambda"] = lam
-    for level, target in (("within", within_cov), ("between", between_cov)):
-        beta = spec.matrices[f"beta_{level}"]
-        mats[f"beta_{level}"] = np.where(beta.free, 0.001, beta.fixed)
+    for level, target in zip(LEVELS, (within_cov, between_cov)):
+        beta = spec.matrices[matrix_name("beta", level)]
+        mats[beta.name] = np.where(beta.free, 0.001, beta.fixed)
         psi, theta = _split_level(spec, lam, np.asarray(target, dtype=float))
-        for block, cov in ((f"zeta_{level}", psi), (f"epsilon_{level}", theta)):
+        for block, cov in ((level_block(level, latent=True), psi),
+                           (level_block(level, latent=False), theta)):
             own = spec.block_matrices(block)
             if all(m.n_free == 0 for m in own.values()):
                 continue
-            values = STRUCTURES[spec.types[block]].start(cov, {k: m.free for k, m in own.items()})
+            values = spec.structure(block).start(cov, {k: m.free for k, m in own.items()})
             for prefix, mat in own.items():
                 mats[mat.name] = np.where(mat.free | (mat.free.T if mat.mirrored else False),
                                           values[prefix], mat.fixed)
@@ -56,32 +124,39 @@ def start_values(spec: MLVMSpec, mean, total_cov, within_cov, between_cov) -> np
 
 
 def emergency_start(spec: MLVMSpec, mean, total_cov) -> np.ndarray:
-    """A plain start: loadings 1, identity-like latent blocks, half the variances residual."""
+    """A plain start: loadings 1, identity-like latent blocks, half the variances residual
+    (in the standardised metric, mapped back like :func:`start_values`)."""
+    d = _unit_scales(total_cov)
     mats = {name: np.array(m.fixed, dtype=float) for name, m in spec.matrices.items()}
-    mats["nu"][:, 0] = mean
+    mats["nu"][:, 0] = 0.0
     mats["lambda"] = np.where(spec.matrices["lambda"].free, 1.0, spec.matrices["lambda"].fixed)
-    half = 0.5 * np.diag(np.asarray(total_cov, dtype=float))
-    for block in BLOCKS:
-        latent = block.startswith("zeta")
+    half = 0.5 * np.ones(spec.n_vars)
+    for block, info in BLOCKS.items():
+        latent = info.latent
         n = spec.n_latent if latent else spec.n_vars
         cov = np.eye(n) * (0.5 if latent else 1.0)
         if not latent:
-            cov = np.diag(half * (0.5 if block.endswith("between") else 1.0))
+            cov = np.diag(half * (0.5 if info.level == "between" else 1.0))
         if spec.observed_only and latent:
             cov = np.diag(half)
         own = spec.block_matrices(block)
-        values = STRUCTURES[spec.types[block]].start(cov, {k: m.free for k, m in own.items()})
+        values = spec.structure(block).start(cov, {k: m.free for k, m in own.items()})
         for prefix, mat in own.items():
             mats[mat.name] = np.where(mat.free, values[prefix], mat.fixed)
-    return _pack(spec, mats)
+    return _to_data_metric(spec, _pack(spec, mats), mean, d)
 
 
-def _pack(spec: MLVMSpec, mats: dict) -> np.ndarray:
+def _cells(spec: MLVMSpec, mats: dict) -> np.ndarray:
+    """The free cells of full matrices, in θ order."""
     parts = []
     for name, mat in spec.matrices.items():
         rows, cols = mat.free_cells
         parts.append(np.asarray(mats[name], dtype=float)[rows, cols])
-    theta = np.concatenate(parts) if parts else np.zeros(0)
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _pack(spec: MLVMSpec, mats: dict) -> np.ndarray:
+    theta = _cells(spec, mats)
     low, high = spec.bounds()
     inside_low = np.where(np.isfinite(low), low + 1e-3, -np.inf)
     inside_high = np.where(np.isfinite(high), high - 1e-3, np.inf)

@@ -14,18 +14,34 @@ type       matrices                               implied covariance
 ``cor``    rho (offdiag, [-1, 1]), SD (diag)      Σ = SD (I + ρ) SD
 =========  =====================================  ======================================
 
-``implied`` is written against a tiny backend (``inv``, ``eye``, ``diag_of``) so the same code
-gives NumPy values for reports and PyTensor graphs for the model. Start values map a target
-covariance to the structure's matrices.
+``implied`` is written against a tiny backend (``inv``, ``eye``) so the same code gives NumPy
+values for reports and PyTensor graphs for the model. Start values map a target covariance to
+the structure's matrices.
+
+Everything that differs between structures lives here, on the structure (STYLE 13):
+
+* each :class:`MatrixRole`: name prefix, kind, default patterns, bounds and default priors
+  (:class:`~pm_mlvm.spec.prior.RolePriors`, pure data);
+* ``scale_role``: the matrix ``identification="variance"`` fixes;
+* ``network_role``: the matrix whose off-diagonal cells are network edges (what ``prune`` and
+  ``stepup`` search by default): ``omega`` for ggm, ``kappa`` for prec, none otherwise;
+* ``derived(cov)``: the matrices a block reports besides its parameters (by default the
+  precision, partial correlations, correlations and standard deviations of its covariance,
+  :func:`covariance_views`), with their prefixes in ``derived_prefixes``.
+
+Register a new structure in :data:`STRUCTURES`; see ``docs/developer/adding_a_structure.md``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["STRUCTURES", "Structure", "NUMPY_BACKEND", "spectral_shift", "partial_correlations"]
+from pm_mlvm.spec.prior import PriorSpec, RolePriors
+
+__all__ = ["STRUCTURES", "Structure", "MatrixRole", "NUMPY_BACKEND", "spectral_shift",
+           "partial_correlations", "covariance_views", "VIEW_PREFIXES"]
 
 
 class _NumpyBackend:
@@ -59,9 +75,36 @@ def partial_correlations(cov: np.ndarray) -> np.ndarray:
     return omega
 
 
+def _cov2cor(cov: np.ndarray) -> np.ndarray:
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = cov / np.outer(sd, sd)
+    np.fill_diagonal(out, np.where(sd > 0, 1.0, np.nan))
+    return out
+
+
+#: prefixes of :func:`covariance_views`
+VIEW_PREFIXES = ("kappa", "omega", "rho", "SD")
+
+
+def covariance_views(sigma: np.ndarray) -> dict:
+    """Precision κ = Σ⁻¹, partial correlations ω = −cov2cor(κ) (zero diagonal), correlations
+    ρ = cov2cor(Σ) − I and standard deviations SD = diag(√diag Σ), by prefix. A singular Σ
+    gives a NaN κ (and ω), not an error."""
+    try:
+        kappa = np.linalg.inv(sigma)
+    except np.linalg.LinAlgError:
+        kappa = np.full_like(sigma, np.nan)
+    d = 1.0 / np.sqrt(np.abs(np.diag(kappa)))
+    omega = -kappa * np.outer(d, d)
+    np.fill_diagonal(omega, 0.0)
+    return {"kappa": kappa, "omega": omega, "rho": _cov2cor(sigma) - np.eye(len(sigma)),
+            "SD": np.diag(np.sqrt(np.clip(np.diag(sigma), 0, None)))}
+
+
 @dataclass(frozen=True)
 class MatrixRole:
-    """One matrix of a structure: name prefix, kind, default patterns, bounds."""
+    """One matrix of a structure: name prefix, kind, default patterns, bounds, priors."""
 
     prefix: str
     kind: str
@@ -71,15 +114,26 @@ class MatrixRole:
     upper_diag: float = np.inf
     lower_off: float = -np.inf
     upper_off: float = np.inf
+    priors: RolePriors = field(default_factory=RolePriors)
+    #: how a cell scales when the block's covariance Σ becomes S Σ S (S diagonal):
+    #: by s_row**p_row * s_col**p_col (sigma (1, 1), lowertri (1, 0), kappa (-1, -1), ...)
+    scale_power: tuple[int, int] = (1, 1)
+    #: the block's covariance is linear in this matrix (its second derivatives vanish)
+    linear: bool = False
 
 
 class Structure:
-    """Protocol: ``roles`` (its matrices), ``implied(mats, be)``, ``start(cov, masks)``."""
+    """Protocol: ``roles`` (its matrices), ``implied(mats, be)``, ``start(cov, masks)``,
+    ``scale_role``, ``network_role`` and ``derived(cov)`` (see the module docstring)."""
 
     name: str = ""
     roles: tuple[MatrixRole, ...] = ()
     #: the matrix whose diagonal ``identification="variance"`` fixes to 1
     scale_role: str = ""
+    #: the matrix whose off-diagonal cells are network edges (None: no network)
+    network_role: str | None = None
+    #: prefixes of the matrices :meth:`derived` reports
+    derived_prefixes: tuple[str, ...] = VIEW_PREFIXES
 
     def implied(self, mats: dict, be):  # pragma: no cover - interface
         raise NotImplementedError
@@ -87,10 +141,31 @@ class Structure:
     def start(self, cov: np.ndarray, masks: dict) -> dict:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def derived(self, cov: np.ndarray) -> dict:
+        """prefix → NumPy matrix reported for a block with (non-zero) covariance ``cov``;
+        the block's own parameter matrices take precedence over these."""
+        return covariance_views(cov)
+
+    def role(self, prefix: str) -> MatrixRole:
+        """The role with this prefix."""
+        for role in self.roles:
+            if role.prefix == prefix:
+                return role
+        raise KeyError(f"structure {self.name!r} has no matrix {prefix!r}; roles: "
+                       f"{[r.prefix for r in self.roles]}")
+
+
+# default priors (the table in bayes/priors.py's docstring)
+_HALF_NORMAL_2SD = PriorSpec("half_normal", "sd", 2.0)
+_UNIFORM_CORRELATION = PriorSpec("uniform", lower=-1.0, upper=1.0)
+
 
 class Cov(Structure):
     name = "cov"
-    roles = (MatrixRole("sigma", "symmetric", "full", "diag", lower_diag=0.0),)
+    roles = (MatrixRole("sigma", "symmetric", "full", "diag", lower_diag=0.0, linear=True,
+                        priors=RolePriors(
+        diag=PriorSpec("half_normal", "variance", 2.0), offdiag=PriorSpec("normal", "variance"),
+        full=PriorSpec("lkj_cov", "sd", 2.0))),)
     scale_role = "sigma"
 
     def implied(self, mats, be):
@@ -102,7 +177,9 @@ class Cov(Structure):
 
 class Chol(Structure):
     name = "chol"
-    roles = (MatrixRole("lowertri", "lower", "full", "diag"),)
+    roles = (MatrixRole("lowertri", "lower", "full", "diag", scale_power=(1, 0),
+                        priors=RolePriors(diag=_HALF_NORMAL_2SD,
+                                          offdiag=PriorSpec("normal", "sd"))),)
     scale_role = "lowertri"
 
     def implied(self, mats, be):
@@ -115,8 +192,12 @@ class Chol(Structure):
 
 class Prec(Structure):
     name = "prec"
-    roles = (MatrixRole("kappa", "symmetric", "full", "diag"),)
+    roles = (MatrixRole("kappa", "symmetric", "full", "diag", scale_power=(-1, -1),
+                        priors=RolePriors(
+        diag=PriorSpec("half_normal", "precision", 2.0), offdiag=PriorSpec("normal", "precision"),
+        full=PriorSpec("lkj_cov", "inverse_sd", 2.0))),)
     scale_role = "kappa"
+    network_role = "kappa"
 
     def implied(self, mats, be):
         return be.inv(mats["kappa"])
@@ -129,10 +210,16 @@ class Prec(Structure):
 class GGM(Structure):
     name = "ggm"
     roles = (
-        MatrixRole("omega", "offdiag", "full", "zero", lower_off=-1.0, upper_off=1.0),
-        MatrixRole("delta", "diagonal", "full", "diag", lower_diag=0.0),
+        MatrixRole("omega", "offdiag", "full", "zero", lower_off=-1.0, upper_off=1.0,
+                   scale_power=(0, 0),
+                   priors=RolePriors(offdiag=PriorSpec("uniform", lower=-1.0, upper=1.0,
+                                                       sparse=True),
+                                     full=PriorSpec("lkj_partial", sparse=True))),
+        MatrixRole("delta", "diagonal", "full", "diag", lower_diag=0.0, scale_power=(1, 0),
+                   priors=RolePriors(diag=_HALF_NORMAL_2SD)),
     )
     scale_role = "delta"
+    network_role = "omega"
 
     def implied(self, mats, be):
         n = mats["omega"].shape[0]
@@ -151,8 +238,12 @@ class GGM(Structure):
 class Cor(Structure):
     name = "cor"
     roles = (
-        MatrixRole("rho", "offdiag", "full", "zero", lower_off=-1.0, upper_off=1.0),
-        MatrixRole("SD", "diagonal", "full", "diag", lower_diag=0.0),
+        MatrixRole("rho", "offdiag", "full", "zero", lower_off=-1.0, upper_off=1.0,
+                   scale_power=(0, 0),
+                   priors=RolePriors(offdiag=_UNIFORM_CORRELATION,
+                                     full=PriorSpec("lkj_corr"))),
+        MatrixRole("SD", "diagonal", "full", "diag", lower_diag=0.0, scale_power=(1, 0),
+                   priors=RolePriors(diag=_HALF_NORMAL_2SD)),
     )
     scale_role = "SD"
 

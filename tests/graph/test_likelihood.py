@@ -55,8 +55,8 @@ def test_missing_route_without_missing_cells_equals_complete_route(rng):
     y_nan[0, 0] = np.nan
     with_missing = pmv.TwoLevelStats.from_arrays(y_nan, cl)
     # evaluate the missing-data kernels on the complete data by restoring the cell
-    with_missing.missing.y[0, 0] = y[0, 0]
-    with_missing.missing.patterns[with_missing.missing.row_pattern[0]] = True
+    with_missing.y[0, 0] = y[0, 0]
+    with_missing.patterns[with_missing.row_pattern[0]] = True
     assert pmv.twolevel_loglik(with_missing, mu, sw, sb) == pytest.approx(
         pmv.twolevel_loglik(complete, mu, sw, sb), rel=1e-12
     )

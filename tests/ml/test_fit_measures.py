@@ -8,7 +8,7 @@ import pytest
 import pm_mlvm as pmv
 from pm_mlvm.likelihood.evaluate import twolevel_loglik_grad
 from pm_mlvm.ml import fitmeasures as fmx
-from pm_mlvm.ml.reference_models import reference_models
+from pm_mlvm.likelihood.reference_models import reference_models
 from tests.lavaan_reference import COMPLETE_CASES, EXTRA, LAMBDAS, load_case
 
 TWO = {"F1": ["y1", "y2", "y3"], "F2": ["y4", "y5", "y6"]}
@@ -82,10 +82,10 @@ def test_reference_models_are_fitted_once_per_data_set(rng):
     a = pmv.ml_lvm(df, TWO, clusters="cluster").fit()
     b = pmv.ml_lvm(df.sample(frac=1, random_state=2), {"F": list(df.columns[:6])},
                    clusters="cluster").fit()
-    assert a.stats.fingerprint == b.stats.fingerprint
+    assert a.stats.digest == b.stats.digest
     assert reference_models(a.stats)[0] is reference_models(b.stats)[0]
     other = pmv.ml_lvm(df.assign(y1=df["y1"] * 2), TWO, clusters="cluster").fit()
-    assert other.stats.fingerprint != a.stats.fingerprint
+    assert other.stats.digest != a.stats.digest
 
 
 def test_network_parameterisations_give_the_same_fit_measures_as_cov():

@@ -58,7 +58,7 @@ def test_ml_and_fiml_are_identical_on_complete_data(sizes):
     df = pmv.simulate_twolevel(50, sizes, np.zeros(6), SW, SB, rng=7)
     ml = pmv.ml_lvm(df, TWO, clusters="cluster", estimator="ML").fit()
     fiml = pmv.ml_lvm(df, TWO, clusters="cluster", estimator="FIML").fit()
-    assert not ml.stats.row_route and fiml.stats.row_route
+    assert ml.stats.route == "sizes" and fiml.stats.route == "rows"
     assert fiml.logl == pytest.approx(ml.logl, rel=1e-8)
     np.testing.assert_allclose(fiml.theta, ml.theta, atol=1e-6)
     np.testing.assert_allclose(fiml.se, ml.se, atol=1e-6)

@@ -8,7 +8,7 @@ import pytest
 
 import pm_mlvm as pmv
 from pm_mlvm.errors import MLVMInputError
-from pm_mlvm.stats.twolevel import TwoLevelStats
+from pm_mlvm.stats.twolevel import RowStats, SizeStats, TwoLevelStats
 
 
 def _frame(rng, sizes=(3, 5, 5, 1, 2, 3, 5), p=3):
@@ -106,12 +106,12 @@ def test_missing_cells_switch_to_the_per_cluster_route(rng):
     df.loc[5, "y3"] = np.nan
     st = TwoLevelStats.from_dataframe(df, clusters="school")
     assert st.has_missing and st.n_cells == df[["y1", "y2", "y3"]].notna().sum().sum()
-    m = st.missing
-    observed = m.patterns[m.row_pattern]
+    assert isinstance(st, RowStats) and st.route == "rows"
+    observed = st.patterns[st.row_pattern]
     assert observed.sum() == st.n_cells
-    assert np.all(m.y[~observed] == 0.0)
-    assert m.pair_count.sum() == st.n_obs
-    assert np.all(np.diff(m.row_cluster) >= 0)
+    assert np.all(st.y[~observed] == 0.0)
+    assert st.pair_count.sum() == st.n_obs
+    assert np.all(np.diff(st.row_cluster) >= 0)
 
 
 def test_clusters_not_a_column_lists_the_columns(rng):
@@ -202,3 +202,55 @@ def test_errors_at_the_data_boundary_are_input_errors(rng):
                    dict(clusters="school", vars=["y1", "y1"])):
         with pytest.raises(MLVMInputError):
             TwoLevelStats.from_dataframe(df, **kwargs)
+
+
+@pytest.mark.parametrize("route", ["auto", "rows"])
+def test_the_digest_is_the_same_in_any_row_order_and_changes_with_any_value(rng, route):
+    df = _frame(rng)
+    st = TwoLevelStats.from_dataframe(df, clusters="school", route=route)
+    shuffled = df.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    again = TwoLevelStats.from_dataframe(shuffled, clusters="school", route=route)
+    assert again.digest == st.digest
+    for name in ("scatter_within", "cluster_means", "total_cov"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(st, name))
+    nudged = df.copy()
+    nudged.loc[4, "y2"] = np.nextafter(nudged.loc[4, "y2"], np.inf)  # one ulp
+    assert TwoLevelStats.from_dataframe(nudged, clusters="school", route=route).digest != st.digest
+    moved = df.copy()
+    moved.loc[0, "school"] = 6  # one row to another cluster
+    assert TwoLevelStats.from_dataframe(moved, clusters="school", route=route).digest != st.digest
+    renamed = df.rename(columns={"y3": "z"})
+    assert TwoLevelStats.from_dataframe(renamed, clusters="school", route=route).digest != st.digest
+
+
+def test_each_variant_names_its_route_and_the_digest_tells_them_apart(rng):
+    df = _frame(rng)
+    sizes = TwoLevelStats.from_dataframe(df, clusters="school")
+    rows = TwoLevelStats.from_dataframe(df, clusters="school", route="rows")
+    assert isinstance(sizes, SizeStats) and sizes.route == "sizes" and not sizes.has_missing
+    assert isinstance(rows, RowStats) and rows.route == "rows" and not rows.has_missing
+    assert sizes.digest != rows.digest
+    mu, sw, sb = np.zeros(3), np.eye(3), 0.5 * np.eye(3)
+    assert pmv.twolevel_loglik(rows, mu, sw, sb) == pytest.approx(
+        pmv.twolevel_loglik(sizes, mu, sw, sb), rel=1e-12)
+    assert "route='sizes'" in repr(sizes) and "route='rows'" in repr(rows)
+
+
+def test_a_route_that_cannot_be_honoured_is_refused(rng):
+    df = _frame(rng)
+    with pytest.raises(MLVMInputError, match="route='complete' is not valid.*'sizes'"):
+        TwoLevelStats.from_dataframe(df, clusters="school", route="complete")
+    df.loc[3, "y1"] = np.nan
+    with pytest.raises(MLVMInputError, match="route='sizes' needs complete data"):
+        TwoLevelStats.from_dataframe(df, clusters="school", route="sizes")
+
+
+def test_survey_reports_missingness_and_the_largest_cluster_without_summarising(rng):
+    from pm_mlvm.stats.twolevel import survey
+
+    df = _frame(rng)
+    assert survey(df, "school") == (False, 5)
+    df.loc[0, "y1"] = np.nan
+    df.loc[[1, 2], ["y1", "y2", "y3"]] = np.nan  # dropped rows do not count as missing cells
+    assert survey(df, "school") == (True, 5)
+    assert survey(df.loc[[1, 2, 3, 4, 5]], "school") == (False, 3)

@@ -1,4 +1,4 @@
-"""Fisher information of the model parameters θ.
+"""Fisher information of model parameters θ, from the model Jacobian.
 
 Expected information (complete-data design; psychonetrics §3.4, in full-sample units). A
 cluster of size n contributes n−1 independent within vectors with covariance Σ_W and one
@@ -7,17 +7,16 @@ between vector √n(ȳ − μ) with covariance Σ_n = Σ_W + nΣ_B, so with Δ t
     I(θ)_kl = Σ_s m_s [ n_s ∂_kμ' Σ_s⁻¹ ∂_lμ + ½ tr(Σ_s⁻¹ ∂_kΣ_s Σ_s⁻¹ ∂_lΣ_s) ]
               + (N − J) ½ tr(Σ_W⁻¹ ∂_kΣ_W Σ_W⁻¹ ∂_lΣ_W),     ∂Σ_s = ∂Σ_W + n_s ∂Σ_B
 
-It depends only on the cluster sizes, not on the data values. Observed information is minus
-the Hessian of the log-likelihood, by a 4-point central difference of the analytic gradient
-(as lavaan does), never by a symbolic Hessian.
+It depends only on the cluster sizes, not on the data values. The observed information (minus
+the Hessian) is exact: :mod:`pm_mlvm.likelihood.hessian` gives the Hessian in the moments, and
+the model map's second derivatives (:mod:`pm_mlvm.spec.jet`) the rest; no finite differences.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["expected_information", "observed_information", "central_hessian",
-           "invert_information"]
+__all__ = ["expected_information", "invert_information"]
 
 
 def _trace_products(inv, d):
@@ -41,31 +40,6 @@ def expected_information(sizes, size_counts, sigma_within, sigma_between, d_mu, 
     if n_within > 0:
         info += 0.5 * n_within * _trace_products(np.linalg.inv(sigma_within), d_w)
     return 0.5 * (info + info.T)
-
-
-def central_hessian(grad_fn, x, rel_step: float = 1e-4):
-    """Hessian by 4-point central differences of ``grad_fn`` (symmetrised), or None when
-    ``grad_fn`` returns None at a step (left the feasible set)."""
-    x = np.asarray(x, dtype=float)
-    k = len(x)
-    hess = np.empty((k, k))
-    for j in range(k):
-        h = rel_step * max(1.0, abs(x[j]))
-        grads = []
-        for step in (-2.0, -1.0, 1.0, 2.0):
-            y = x.copy()
-            y[j] += step * h
-            g = grad_fn(y)
-            if g is None:
-                return None
-            grads.append(g)
-        hess[:, j] = (grads[0] - 8 * grads[1] + 8 * grads[2] - grads[3]) / (12 * h)
-    return 0.5 * (hess + hess.T)
-
-
-def observed_information(logl_grad, theta, rel_step: float = 1e-4) -> np.ndarray:
-    """−Hessian of logℓ at θ: (g(θ−2h) − 8g(θ−h) + 8g(θ+h) − g(θ+2h)) / 12h per column."""
-    return -central_hessian(lambda x: logl_grad(x)[1], theta, rel_step)
 
 
 def invert_information(info: np.ndarray) -> tuple[np.ndarray, bool]:
