@@ -18,9 +18,9 @@ from functools import cached_property
 
 import pandas as pd
 
+from pm_mlvm.errors import MLVMInputError, check_choice
 from pm_mlvm.ml.fit import Fitter
 from pm_mlvm.spec.mlvm import MLVMSpec, build_spec
-from pm_mlvm.errors import MLVMInputError
 from pm_mlvm.stats.twolevel import TwoLevelStats, survey
 
 __all__ = ["MLVM", "ml_lvm", "ml_lnm", "ml_rnm", "ml_lrnm", "choose_estimator"]
@@ -30,8 +30,7 @@ ESTIMATORS = ("default", "ML", "FIML")
 
 def choose_estimator(estimator: str, has_missing: bool, max_cluster_size: int):
     """(estimator, reason) by psychonetrics' default rule."""
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator={estimator!r}; valid: {', '.join(map(repr, ESTIMATORS))}")
+    check_choice("estimator", estimator, ESTIMATORS)
     if estimator != "default":
         return estimator, "requested"
     if has_missing:
@@ -127,8 +126,9 @@ class MLVM:
             Passed to ``pm.sample`` (e.g. ``nuts_sampler="nutpie"``, ``cores``,
             ``target_accept``).
         """
-        from pm_mlvm.bayes.sample import sample_mlvm
+        from pm_mlvm.bayes.sample import check_sample_arguments, sample_mlvm
 
+        check_sample_arguments(draws, tune, chains, pm_kwargs)
         return sample_mlvm(self, draws=draws, tune=tune, chains=chains, priors=priors,
                            random_seed=random_seed, sparsity=sparsity, **pm_kwargs)
 
@@ -192,7 +192,12 @@ def ml_lvm(
     beta_within, beta_between : pattern, optional
         q×q structural regressions (row regressed on column); diagonals are fixed at 0.
     identification : {"loadings", "variance"}
-        Marker loadings fixed to 1 (both levels), or the within latent scale fixed.
+        ``"loadings"``: each factor's marker loading is fixed to 1 (scaling both levels, as
+        Λ is shared). The marker is the first indicator *as listed* for dict input
+        (lavaan's rule: ``{"F2": ["y4", "y5", "y6", "y3"]}`` marks y4), and the first free
+        row in variable (``vars``) order for a pattern matrix; a factor with a fixed
+        non-zero loading (``fix=``) keeps it instead. ``"variance"``: the within latent
+        scale (variances) is fixed to 1 and every loading is free.
     estimator : {"default", "ML", "FIML"}
         See the module docstring.
     fix : dict, optional
@@ -227,14 +232,19 @@ def ml_lvm(
             raise MLVMInputError("estimator='FIML' needs the rows: pass the DataFrame, or "
                                  "TwoLevelStats built with route='rows'")
         chosen, reason = choose_estimator(estimator, stats.has_missing, stats.max_cluster_size)
-    else:
+    elif isinstance(data, pd.DataFrame):
         if clusters is None:
-            raise ValueError("clusters is required: the name of the cluster column of data")
+            raise MLVMInputError("clusters=None: clusters is required, the name of the cluster "
+                                 "column of data")
         # a cheap pass decides the estimator, and so the route; the data are summarised once
         has_missing, max_size = survey(data, clusters, vars)
         chosen, reason = choose_estimator(estimator, has_missing, max_size)
         route = "rows" if chosen == "FIML" else "auto"
         stats = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars, route=route)
+    else:
+        raise MLVMInputError(f"data must be a pandas DataFrame (one row per unit) or "
+                             f"TwoLevelStats; got {type(data).__name__}")
+    _check_separable(stats)
     spec = build_spec(stats.var_names, lambda_=lambda_, latents=latents,
                       within_latent=within_latent, between_latent=between_latent,
                       within_residual=within_residual, between_residual=between_residual,
@@ -243,11 +253,22 @@ def ml_lvm(
     return MLVM(spec, stats, chosen, reason)
 
 
+def _check_separable(stats: TwoLevelStats) -> None:
+    """Refuse data where every cluster has one unit: Σ_W and Σ_B are then not separable."""
+    if stats.max_cluster_size < 2:
+        raise MLVMInputError(
+            f"clusters: every cluster has exactly one unit (N = J = {stats.n_obs}), so the "
+            "within (Sigma_W) and between (Sigma_B) covariances cannot be separated: the data "
+            "identify only their sum. Check the clusters column (is it a unit id?), or fit a "
+            "single-level model; some singleton clusters among larger ones are fine."
+        )
+
+
 def _wrapper(name, preset, doc):
     def wrapper(data, lambda_=None, clusters=None, **kwargs):
         clash = sorted(set(preset) & set(kwargs))
         if clash:
-            raise TypeError(f"{name}() sets {clash} itself; use ml_lvm() to choose them")
+            raise MLVMInputError(f"{name}() sets {clash} itself; use ml_lvm() to choose them")
         return ml_lvm(data, lambda_=lambda_, clusters=clusters, **preset, **kwargs)
 
     wrapper.__name__ = wrapper.__qualname__ = name

@@ -16,6 +16,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from pm_mlvm._names import CLUSTER_DIM
+from pm_mlvm.errors import MLVMInputError
 from pm_mlvm.graph.ops import TwoLevelClusterLogLik, data_inputs
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
@@ -63,7 +64,7 @@ def TwoLevelNormal(name: str, mu, sigma_within, sigma_between, observed: TwoLeve
     (20,)
     """
     if not isinstance(observed, TwoLevelStats):
-        raise TypeError(
+        raise MLVMInputError(
             "observed must be a TwoLevelStats (pmv.TwoLevelStats.from_dataframe(data, "
             f"clusters=...)); got {type(observed).__name__}"
         )
@@ -71,20 +72,16 @@ def TwoLevelNormal(name: str, mu, sigma_within, sigma_between, observed: TwoLeve
     labels = np.asarray(observed.cluster_labels)
     if dims in model.coords:
         if len(model.coords[dims]) != observed.n_clusters:
-            raise ValueError(
+            raise MLVMInputError(
                 f"dims={dims!r} already has {len(model.coords[dims])} coordinates but the data "
                 f"have {observed.n_clusters} clusters; pass another dims name"
             )
     else:
         model.add_coord(dims, labels)
     p = observed.n_vars
-    mu = pt.as_tensor_variable(mu)
-    sigma_within = pt.as_tensor_variable(sigma_within)
-    sigma_between = pt.as_tensor_variable(sigma_between)
-    for arg, var, nd in (("mu", mu, 1), ("sigma_within", sigma_within, 2),
-                         ("sigma_between", sigma_between, 2)):
-        if var.ndim != nd:
-            raise ValueError(f"{arg} must have {nd} dimension(s) (p={p}); got {var.ndim}")
+    mu = _checked_shape("mu", mu, (p,))
+    sigma_within = _checked_shape("sigma_within", sigma_within, (p, p))
+    sigma_between = _checked_shape("sigma_between", sigma_between, (p, p))
     route, inputs = _inputs or data_inputs(observed, shared=shared_data)
     op = TwoLevelClusterLogLik(route)
     index = np.arange(observed.n_clusters, dtype=float)
@@ -103,3 +100,24 @@ def TwoLevelNormal(name: str, mu, sigma_within, sigma_between, observed: TwoLeve
         signature="(j),(p),(p,p),(p,p)->(j)",
         dims=dims,
     )
+
+
+def _checked_shape(arg: str, value, shape: tuple):
+    """``value`` as a tensor of ``shape``: a known wrong static shape raises
+    :class:`MLVMInputError` now; an unknown one gets a symbolic shape check
+    (``pt.specify_shape``) that fails when the graph is evaluated."""
+    try:
+        var = pt.as_tensor_variable(value)
+    except (TypeError, ValueError) as err:
+        raise MLVMInputError(f"{arg} must be a tensor of shape {shape}; got "
+                             f"{type(value).__name__} ({err})") from None
+    p = shape[0]
+    static = var.type.shape
+    if var.ndim != len(shape) or any(s is not None and s != want
+                                     for s, want in zip(static, shape)):
+        got = tuple("?" if s is None else s for s in static)
+        raise MLVMInputError(f"{arg} must have shape {shape} for the data's p={p} variables; "
+                             f"got shape {got}")
+    if any(s is None for s in static):
+        var = pt.specify_shape(var, shape)
+    return var

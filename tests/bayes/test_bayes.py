@@ -115,8 +115,16 @@ def test_edge_table_summarises_every_edge():
     assert (top["row"], top["col"]) == ("b", "a") and top["prob_nonzero"] == 1.0
     assert top["hdi_lower"] < 0.4 < top["hdi_upper"]
     assert table.set_index(["row", "col"]).loc[("c", "a"), "prob_nonzero"] < 0.01
-    with pytest.raises(ValueError, match="not in the posterior"):
+    with pytest.raises(pmv.MLVMInputError, match="not in the posterior"):
         pmv.edge_table(idata, "omega_zeta_within")
+    for kwargs, message in ((dict(threshold=-0.1), r"threshold=-0.1 is not valid"),
+                            (dict(hdi_prob=1.0), r"hdi_prob=1.0 is not valid; it must be a "
+                             r"number in \(0, 1\)"),
+                            (dict(hdi_prob="0.9"), r"hdi_prob='0.9' is not valid")):
+        with pytest.raises(pmv.MLVMInputError, match=message):
+            pmv.edge_table(idata, "omega_zeta_between", **kwargs)
+    with pytest.raises(pmv.MLVMInputError, match=r"idata must be .*; got ndarray"):
+        pmv.edge_table(draws, "omega_zeta_between")
 
 
 def _fake_posterior(fit, n=40):
@@ -140,6 +148,35 @@ def test_ppp_rejects_a_clearly_misspecified_model(seed_model):
 
 # ----------------------------------------------------------------------------- slow
 @pytest.mark.slow
+def test_ppp_refuses_a_posterior_of_another_model(seed_model):
+    p = seed_model.stats.n_vars
+    post = {"mu": np.zeros((1, 5, p - 1)), "sigma_within": np.ones((1, 5, p - 1, p - 1)),
+            "sigma_between": np.ones((1, 5, p - 1, p - 1))}
+    with pytest.raises(pmv.MLVMInputError, match=r"idata.posterior\['mu'\] has shape \(5,\) "
+                       r"per draw; this model needs \(6,\)"):
+        pmv.ppp(seed_model, az.from_dict(posterior=post))
+    with pytest.raises(pmv.MLVMInputError, match=r"idata.posterior has no 'sigma_within'"):
+        pmv.ppp(seed_model, az.from_dict(posterior={"mu": np.zeros((1, 5, p))}))
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(chains=0), r"chains=0 is not valid"),
+    (dict(draws=0), r"draws=0 is not valid"),
+    (dict(tune=-5), r"tune=-5 is not valid"),
+    (dict(tagret_accept=0.9), r"unknown keyword\(s\) \['tagret_accept'\]"),
+])
+def test_sample_mlvm_checks_its_arguments_before_building_the_model(seed_model, kwargs,
+                                                                    message, monkeypatch):
+    import pm_mlvm.bayes.sample as sample_module
+
+    def never(*args, **kw):
+        raise AssertionError("the model was built before the arguments were checked")
+
+    monkeypatch.setattr(sample_module, "bayesian_model", never)
+    with pytest.raises(pmv.MLVMInputError, match=message):
+        sample_module.sample_mlvm(seed_model, **kwargs)
+
+
 def test_seed_example_posterior_converges_and_agrees_with_ml():
     model = pmv.ml_lvm(pmv.simulate_seed_design(n_clusters=200, rng=5), TWO, clusters="cluster")
     idata = model.sample(draws=1000, tune=1000, chains=2, random_seed=3, cores=2)

@@ -75,10 +75,36 @@ def test_a_flat_model_gives_the_normal_theory_mle_for_one_variable(rng):
 
 def test_bad_observed_and_shapes_are_named(data):
     with pm.Model():
-        with pytest.raises(TypeError, match="observed must be a TwoLevelStats"):
+        with pytest.raises(pmv.MLVMInputError, match="observed must be a TwoLevelStats"):
             pmv.TwoLevelNormal("y", np.zeros(3), np.eye(3), np.eye(3), observed=np.zeros(3))
-        with pytest.raises(ValueError, match="sigma_between must have 2 dimension"):
+        with pytest.raises(pmv.MLVMInputError, match=r"sigma_between must have shape \(3, 3\)"):
             pmv.TwoLevelNormal("y", np.zeros(3), np.eye(3), np.zeros(3), observed=data)
+
+
+@pytest.mark.parametrize("arg,value", [
+    ("mu", np.zeros(1)), ("mu", np.zeros(4)), ("sigma_within", np.eye(1)),
+    ("sigma_between", np.eye(4)), ("sigma_within", np.ones((3, 1))),
+])
+def test_moments_of_the_wrong_dimension_are_refused_when_the_graph_is_built(data, arg, value):
+    moments = dict(mu=np.zeros(3), sigma_within=np.eye(3), sigma_between=np.eye(3))
+    moments[arg] = value
+    with pm.Model():
+        with pytest.raises(pmv.MLVMInputError, match=rf"{arg} must have shape .* for the "
+                           r"data's p=3 variables; got shape"):
+            pmv.TwoLevelNormal("y", observed=data, **moments)
+
+
+def test_moments_of_unknown_static_shape_are_checked_symbolically(data):
+    import pytensor
+    import pytensor.tensor as pt
+
+    mu = pt.vector("mu")  # static shape (None,)
+    with pm.Model() as model:
+        y = pmv.TwoLevelNormal("y", mu, np.eye(3), 0.5 * np.eye(3), observed=data)
+    logp = pytensor.function([mu], model.logp(vars=[y]), on_unused_input="ignore")
+    assert np.isfinite(logp(np.zeros(3)))
+    with pytest.raises(AssertionError):
+        logp(np.zeros(1))  # p = 1 moments on p = 3 data never give a finite log-density
 
 
 @pytest.mark.slow
