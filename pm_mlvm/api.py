@@ -53,8 +53,10 @@ class MLVM:
         ``"ML"`` or ``"FIML"``; ``estimator_reason`` says why.
     """
 
-    def __init__(self, spec: MLVMSpec, stats: TwoLevelStats, estimator: str, reason: str):
+    def __init__(self, spec: MLVMSpec, stats: TwoLevelStats, estimator: str, reason: str,
+                 data=None):
         self.spec = spec
+        self.data = data  # (rows of the variables, their cluster ids), or None for statistics
         self.stats = stats
         self.estimator = estimator
         self.estimator_reason = reason
@@ -108,9 +110,25 @@ class MLVM:
         return Fitter(self.stats, estimator=self.estimator, information=information,
                       maxiter=maxiter, se=se).fit(self.spec, start=start)
 
+    def bayesian_model(self, priors=None, sparsity=None):
+        """The ``pm.Model`` that :meth:`sample` samples: the default (or given) priors, the
+        observed data as ``"y"`` (its real rows when the model was built from a DataFrame),
+        free-parameter values as ``<matrix>__values`` and the full matrices as
+        deterministics. ``priors`` and ``sparsity`` as in :meth:`sample`."""
+        from pm_mlvm.bayes.sample import bayesian_model
+
+        return bayesian_model(self, priors=priors, sparsity=sparsity).model
+
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, priors=None,
                random_seed=None, sparsity=None, **pm_kwargs):
         """Sample the posterior with NUTS; returns ``arviz.InferenceData``.
+
+        The ``posterior`` group holds the free parameters, one variable per matrix with
+        labelled cells (``lambda``, ``nu``, …), so ``az.summary`` / ``az.plot_trace`` see only
+        sampled quantities; the full matrices (fixed cells included), ``mu``,
+        ``sigma_within`` and ``sigma_between`` are in the ``matrices`` group.
+        ``log_likelihood`` has one value per cluster (dimension ``cluster``),
+        ``observed_data`` the data (``y``, rows × variables).
 
         Parameters
         ----------
@@ -124,13 +142,28 @@ class MLVM:
             A regularised horseshoe on the partial correlations of ``ggm`` blocks.
         **pm_kwargs
             Passed to ``pm.sample`` (e.g. ``nuts_sampler="nutpie"``, ``cores``,
-            ``target_accept``).
+            ``target_accept``, ``progressbar``). ``var_names`` selects variables of the
+            ``posterior`` / ``matrices`` groups by name; ``return_inferencedata=False``
+            returns PyMC's raw trace of the model (no relabelling).
         """
         from pm_mlvm.bayes.sample import check_sample_arguments, sample_mlvm
 
         check_sample_arguments(draws, tune, chains, pm_kwargs)
         return sample_mlvm(self, draws=draws, tune=tune, chains=chains, priors=priors,
                            random_seed=random_seed, sparsity=sparsity, **pm_kwargs)
+
+    def sample_posterior_predictive(self, idata, random_seed=None, extend_inferencedata=True,
+                                    progressbar=True, priors=None, sparsity=None):
+        """Replicated data ``y`` (draws × rows × variables, the observed cluster layout and
+        missing cells) for each posterior draw of ``idata`` (from :meth:`sample`); added to
+        ``idata`` as ``posterior_predictive`` (or returned when ``extend_inferencedata`` is
+        False). Pass the ``priors`` / ``sparsity`` used for sampling."""
+        from pm_mlvm.bayes.sample import sample_posterior_predictive
+
+        return sample_posterior_predictive(self, idata, random_seed=random_seed,
+                                           extend_inferencedata=extend_inferencedata,
+                                           progressbar=progressbar, priors=priors,
+                                           sparsity=sparsity)
 
     def __repr__(self) -> str:
         types = ", ".join(f"{k}={v}" for k, v in self.spec.types.items())
@@ -224,6 +257,7 @@ def ml_lvm(
         raise NotImplementedError("several groups (groups=) are on the roadmap; fit each group "
                                   "separately for now")
     choose_estimator(estimator, False, 10)  # validate the name before touching the data
+    rows = None
     if isinstance(data, TwoLevelStats):
         stats = data
         if estimator == "default":
@@ -241,6 +275,8 @@ def ml_lvm(
         chosen, reason = choose_estimator(estimator, has_missing, max_size)
         route = "rows" if chosen == "FIML" else "auto"
         stats = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars, route=route)
+        keep = data[clusters].notna().to_numpy()
+        rows = (data.loc[keep, list(stats.var_names)], data.loc[keep, clusters])
     else:
         raise MLVMInputError(f"data must be a pandas DataFrame (one row per unit) or "
                              f"TwoLevelStats; got {type(data).__name__}")
@@ -250,7 +286,7 @@ def ml_lvm(
                       within_residual=within_residual, between_residual=between_residual,
                       beta_within=beta_within, beta_between=beta_between,
                       identification=identification, fix=fix, **matrices)
-    return MLVM(spec, stats, chosen, reason)
+    return MLVM(spec, stats, chosen, reason, data=rows)
 
 
 def _check_separable(stats: TwoLevelStats) -> None:

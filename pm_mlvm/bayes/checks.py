@@ -39,8 +39,11 @@ class PPPResult:
 
 
 def _posterior(idata, arg: str = "idata"):
-    """``idata.posterior``, or :class:`MLVMInputError` when ``idata`` has none."""
-    post = getattr(idata, "posterior", None)
+    """The full matrices of ``idata``: its ``matrices`` group (``model.sample()``), else its
+    ``posterior``; :class:`MLVMInputError` when ``idata`` has neither."""
+    post = getattr(idata, "matrices", None)
+    if post is None:
+        post = getattr(idata, "posterior", None)
     if post is None:
         raise MLVMInputError(f"{arg} must be the arviz InferenceData returned by "
                              f"model.sample(); got {type(idata).__name__}")

@@ -75,7 +75,7 @@ def test_a_flat_model_gives_the_normal_theory_mle_for_one_variable(rng):
 
 def test_bad_observed_and_shapes_are_named(data):
     with pm.Model():
-        with pytest.raises(pmv.MLVMInputError, match="observed must be a TwoLevelStats"):
+        with pytest.raises(pmv.MLVMInputError, match="clusters= is required with raw observed data"):
             pmv.TwoLevelNormal("y", np.zeros(3), np.eye(3), np.eye(3), observed=np.zeros(3))
         with pytest.raises(pmv.MLVMInputError, match=r"sigma_between must have shape \(3, 3\)"):
             pmv.TwoLevelNormal("y", np.zeros(3), np.eye(3), np.zeros(3), observed=data)
