@@ -188,13 +188,13 @@ class TwoLevelNormal:
 
     Examples
     --------
-    >>> import numpy as np, pymc as pm, pm_mlvm as pmv
+    >>> import numpy as np, pymc as pm, pytensor.tensor as pt, pm_mlvm as pmv
     >>> df = pmv.simulate_twolevel(20, 5, np.zeros(2), np.eye(2), 0.5 * np.eye(2), rng=1)
     >>> with pm.Model() as model:
     ...     mu = pm.Normal("mu", 0, 5, shape=2)
     ...     sd_w = pm.HalfNormal("sd_w", 2, shape=2)
     ...     sd_b = pm.HalfNormal("sd_b", 2, shape=2)
-    ...     y = pmv.TwoLevelNormal("y", mu, pm.math.diag(sd_w**2), pm.math.diag(sd_b**2),
+    ...     y = pmv.TwoLevelNormal("y", mu, pt.diag(sd_w**2), pt.diag(sd_b**2),
     ...                            clusters=df["cluster"], observed=df[["y1", "y2"]])
     >>> pm.draw(y).shape
     (100, 2)
