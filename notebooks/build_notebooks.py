@@ -102,7 +102,8 @@ NOTEBOOKS = {
                  "sd_dist=pm.HalfNormal.dist(2, shape=3))\n"
                  "    sigma_w = pm.Deterministic(\"sigma_within\", chol_w @ chol_w.T)\n"
                  "    sigma_b = pm.Deterministic(\"sigma_between\", chol_b @ chol_b.T)\n"
-                 "    pmv.TwoLevelNormal(\"y\", mu, sigma_w, sigma_b, observed=stats)\n"
+                 "    pmv.TwoLevelNormal(\"y\", mu, sigma_w, sigma_b, clusters=data[\"cluster\"],\n"
+                 "                       observed=data[[\"y1\", \"y2\", \"y3\"]])\n"
                  "    idata = pm.sample(draws=draws, tune=tune, chains=2, random_seed=1,\n"
                  "                      progressbar=False, idata_kwargs={\"log_likelihood\": "
                  "True})"),
@@ -118,7 +119,7 @@ NOTEBOOKS = {
                  '"F2": ["y4", "y5", "y6"]},\n                 clusters="cluster")\n'
                  "post = cfa.sample(draws=draws, tune=tune, chains=2, random_seed=1)\n"
                  'az.summary(post, var_names=["lambda", "sigma_zeta_between"])'),
-        ("code", 'pd.DataFrame({"posterior mean": post.posterior["lambda"].mean(("chain", '
+        ("code", 'pd.DataFrame({"posterior mean": post.matrices["lambda"].mean(("chain", '
                  '"draw")).values.ravel(),\n              "ML": cfa.fit().matrix("lambda")'
                  '.values.ravel()}).round(3)'),
         ("md", "Posterior predictive p-value of the likelihood-ratio discrepancy (near 0.5: "
@@ -126,6 +127,18 @@ NOTEBOOKS = {
         ("code", "check = pmv.ppp(cfa, post, n_draws=50 if FAST else 200, random_seed=1)\n"
                  "ax = check.to_frame().plot.scatter(x=\"observed\", y=\"replicated\")\n"
                  "ax.axline((0, 0), slope=1, color=\"gray\")\ncheck.ppp"),
+        ("md", "## Prior and posterior predictive checks\n\nReplicated data keep the observed "
+               "rows, clusters and missing cells. Prior predictive draws come from the model "
+               "`sample()` uses (`bayesian_model()`); posterior predictive draws from the "
+               "sampled moments. LOO-PIT uses leave-one-*cluster*-out weights."),
+        ("code", "prior = pm.sample_prior_predictive(draws=100, model=cfa.bayesian_model(), "
+                 "random_seed=2)\naz.plot_ppc(prior, group=\"prior\", num_pp_samples=50);"),
+        ("code", "cfa.sample_posterior_predictive(post, random_seed=3, progressbar=False)\n"
+                 "az.plot_ppc(post, num_pp_samples=50);"),
+        ("code", "from pm_mlvm.bayes.sample import loo_pit_log_weights\n"
+                 "seed = pmv.load_seed_example()\n"
+                 "az.plot_loo_pit(post, y=\"y\", log_weights=loo_pit_log_weights(post, "
+                 "seed[\"cluster\"]));"),
     ],
     "04_missing_data.ipynb": [
         ("md", "# Within-cluster missing data"),

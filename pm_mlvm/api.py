@@ -18,10 +18,10 @@ from functools import cached_property
 
 import pandas as pd
 
+from pm_mlvm.errors import MLVMInputError, check_choice
 from pm_mlvm.ml.fit import Fitter
 from pm_mlvm.spec.mlvm import MLVMSpec, build_spec
 from pm_mlvm.spec.syntax import syntax_arguments
-from pm_mlvm.errors import MLVMInputError
 from pm_mlvm.stats.twolevel import TwoLevelStats, survey
 
 __all__ = ["MLVM", "ml_lvm", "ml_lnm", "ml_rnm", "ml_lrnm", "choose_estimator"]
@@ -31,8 +31,7 @@ ESTIMATORS = ("default", "ML", "FIML")
 
 def choose_estimator(estimator: str, has_missing: bool, max_cluster_size: int):
     """(estimator, reason) by psychonetrics' default rule."""
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator={estimator!r}; valid: {', '.join(map(repr, ESTIMATORS))}")
+    check_choice("estimator", estimator, ESTIMATORS)
     if estimator != "default":
         return estimator, "requested"
     if has_missing:
@@ -55,8 +54,10 @@ class MLVM:
         ``"ML"`` or ``"FIML"``; ``estimator_reason`` says why.
     """
 
-    def __init__(self, spec: MLVMSpec, stats: TwoLevelStats, estimator: str, reason: str):
+    def __init__(self, spec: MLVMSpec, stats: TwoLevelStats, estimator: str, reason: str,
+                 data=None):
         self.spec = spec
+        self.data = data  # (rows of the variables, their cluster ids), or None for statistics
         self.stats = stats
         self.estimator = estimator
         self.estimator_reason = reason
@@ -110,9 +111,25 @@ class MLVM:
         return Fitter(self.stats, estimator=self.estimator, information=information,
                       maxiter=maxiter, se=se).fit(self.spec, start=start)
 
+    def bayesian_model(self, priors=None, sparsity=None):
+        """The ``pm.Model`` that :meth:`sample` samples: the default (or given) priors, the
+        observed data as ``"y"`` (its real rows when the model was built from a DataFrame),
+        free-parameter values as ``<matrix>__values`` and the full matrices as
+        deterministics. ``priors`` and ``sparsity`` as in :meth:`sample`."""
+        from pm_mlvm.bayes.sample import bayesian_model
+
+        return bayesian_model(self, priors=priors, sparsity=sparsity).model
+
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, priors=None,
                random_seed=None, sparsity=None, **pm_kwargs):
         """Sample the posterior with NUTS; returns ``arviz.InferenceData``.
+
+        The ``posterior`` group holds the free parameters, one variable per matrix with
+        labelled cells (``lambda``, ``nu``, …), so ``az.summary`` / ``az.plot_trace`` see only
+        sampled quantities; the full matrices (fixed cells included), ``mu``,
+        ``sigma_within`` and ``sigma_between`` are in the ``matrices`` group.
+        ``log_likelihood`` has one value per cluster (dimension ``cluster``),
+        ``observed_data`` the data (``y``, rows × variables).
 
         Parameters
         ----------
@@ -126,12 +143,28 @@ class MLVM:
             A regularised horseshoe on the partial correlations of ``ggm`` blocks.
         **pm_kwargs
             Passed to ``pm.sample`` (e.g. ``nuts_sampler="nutpie"``, ``cores``,
-            ``target_accept``).
+            ``target_accept``, ``progressbar``). ``var_names`` selects variables of the
+            ``posterior`` / ``matrices`` groups by name; ``return_inferencedata=False``
+            returns PyMC's raw trace of the model (no relabelling).
         """
-        from pm_mlvm.bayes.sample import sample_mlvm
+        from pm_mlvm.bayes.sample import check_sample_arguments, sample_mlvm
 
+        check_sample_arguments(draws, tune, chains, pm_kwargs)
         return sample_mlvm(self, draws=draws, tune=tune, chains=chains, priors=priors,
                            random_seed=random_seed, sparsity=sparsity, **pm_kwargs)
+
+    def sample_posterior_predictive(self, idata, random_seed=None, extend_inferencedata=True,
+                                    progressbar=True, priors=None, sparsity=None):
+        """Replicated data ``y`` (draws × rows × variables, the observed cluster layout and
+        missing cells) for each posterior draw of ``idata`` (from :meth:`sample`); added to
+        ``idata`` as ``posterior_predictive`` (or returned when ``extend_inferencedata`` is
+        False). Pass the ``priors`` / ``sparsity`` used for sampling."""
+        from pm_mlvm.bayes.sample import sample_posterior_predictive
+
+        return sample_posterior_predictive(self, idata, random_seed=random_seed,
+                                           extend_inferencedata=extend_inferencedata,
+                                           progressbar=progressbar, priors=priors,
+                                           sparsity=sparsity)
 
     def __repr__(self) -> str:
         types = ", ".join(f"{k}={v}" for k, v in self.spec.types.items())
@@ -194,7 +227,12 @@ def ml_lvm(
     beta_within, beta_between : pattern, optional
         q×q structural regressions (row regressed on column); diagonals are fixed at 0.
     identification : {"loadings", "variance"}
-        Marker loadings fixed to 1 (both levels), or the within latent scale fixed.
+        ``"loadings"``: each factor's marker loading is fixed to 1 (scaling both levels, as
+        Λ is shared). The marker is the first indicator *as listed* for dict input
+        (lavaan's rule: ``{"F2": ["y4", "y5", "y6", "y3"]}`` marks y4), and the first free
+        row in variable (``vars``) order for a pattern matrix; a factor with a fixed
+        non-zero loading (``fix=``) keeps it instead. ``"variance"``: the within latent
+        scale (variances) is fixed to 1 and every loading is free.
     estimator : {"default", "ML", "FIML"}
         See the module docstring.
     fix : dict, optional
@@ -243,6 +281,7 @@ def ml_lvm(
         lambda_, vars, beta_within, beta_between, fix = (
             args.pop(k) for k in ("lambda_", "vars", "beta_within", "beta_between", "fix"))
         matrices = args
+    rows = None
     if isinstance(data, TwoLevelStats):
         stats = data
         if estimator == "default":
@@ -251,27 +290,45 @@ def ml_lvm(
             raise MLVMInputError("estimator='FIML' needs the rows: pass the DataFrame, or "
                                  "TwoLevelStats built with route='rows'")
         chosen, reason = choose_estimator(estimator, stats.has_missing, stats.max_cluster_size)
-    else:
+    elif isinstance(data, pd.DataFrame):
         if clusters is None:
-            raise ValueError("clusters is required: the name of the cluster column of data")
+            raise MLVMInputError("clusters=None: clusters is required, the name of the cluster "
+                                 "column of data")
         # a cheap pass decides the estimator, and so the route; the data are summarised once
         has_missing, max_size = survey(data, clusters, vars)
         chosen, reason = choose_estimator(estimator, has_missing, max_size)
         route = "rows" if chosen == "FIML" else "auto"
         stats = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars, route=route)
+        keep = data[clusters].notna().to_numpy()
+        rows = (data.loc[keep, list(stats.var_names)], data.loc[keep, clusters])
+    else:
+        raise MLVMInputError(f"data must be a pandas DataFrame (one row per unit) or "
+                             f"TwoLevelStats; got {type(data).__name__}")
+    _check_separable(stats)
     spec = build_spec(stats.var_names, lambda_=lambda_, latents=latents,
                       within_latent=within_latent, between_latent=between_latent,
                       within_residual=within_residual, between_residual=between_residual,
                       beta_within=beta_within, beta_between=beta_between,
                       identification=identification, fix=fix, **matrices)
-    return MLVM(spec, stats, chosen, reason)
+    return MLVM(spec, stats, chosen, reason, data=rows)
+
+
+def _check_separable(stats: TwoLevelStats) -> None:
+    """Refuse data where every cluster has one unit: Σ_W and Σ_B are then not separable."""
+    if stats.max_cluster_size < 2:
+        raise MLVMInputError(
+            f"clusters: every cluster has exactly one unit (N = J = {stats.n_obs}), so the "
+            "within (Sigma_W) and between (Sigma_B) covariances cannot be separated: the data "
+            "identify only their sum. Check the clusters column (is it a unit id?), or fit a "
+            "single-level model; some singleton clusters among larger ones are fine."
+        )
 
 
 def _wrapper(name, preset, doc):
     def wrapper(data, lambda_=None, clusters=None, **kwargs):
         clash = sorted(set(preset) & set(kwargs))
         if clash:
-            raise TypeError(f"{name}() sets {clash} itself; use ml_lvm() to choose them")
+            raise MLVMInputError(f"{name}() sets {clash} itself; use ml_lvm() to choose them")
         return ml_lvm(data, lambda_=lambda_, clusters=clusters, **preset, **kwargs)
 
     wrapper.__name__ = wrapper.__qualname__ = name

@@ -1,6 +1,9 @@
 """Command line: ``pm-mlvm fit`` and ``pm-mlvm demo``.
 
-Bad input ends with one line on stderr and exit code 2, never a traceback.
+Bad input (:class:`~pm_mlvm.errors.MLVMInputError`, a usage mistake, a file that cannot be
+read or written) ends with one line on stderr and exit code 2, never a traceback; anything
+else is a bug and surfaces as a traceback. The choice lists (structure types, estimators,
+information kinds) are imported from the package, never copied here.
 """
 
 from __future__ import annotations
@@ -12,8 +15,12 @@ import warnings
 
 import numpy as np
 
+from pm_mlvm.api import ESTIMATORS
+from pm_mlvm.errors import MLVMInputError
+from pm_mlvm.ml.fit import INFORMATION
+from pm_mlvm.spec.structures import STRUCTURES
+
 EXIT_USAGE = 2
-TYPES = ("cov", "chol", "prec", "ggm", "cor")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,11 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "column)")
     for level in ("within", "between"):
         for part in ("latent", "residual"):
-            fit.add_argument(f"--{level}-{part}", choices=TYPES, default=None,
+            fit.add_argument(f"--{level}-{part}", choices=tuple(STRUCTURES), default=None,
                              help=f"structure of the {level}-level {part} covariance "
                              "(default cov; ggm for networks)")
-    fit.add_argument("--estimator", choices=("default", "ML", "FIML"), default="default")
-    fit.add_argument("--information", choices=("expected", "observed"), default="expected",
+    fit.add_argument("--estimator", choices=ESTIMATORS, default="default")
+    fit.add_argument("--information", choices=INFORMATION, default="expected",
                      help="standard errors from the expected (default) or observed information")
     fit.add_argument("--prune", type=float, metavar="ALPHA",
                      help="prune non-significant network edges at this level")
@@ -84,6 +91,10 @@ def _read_csv(path):
         return pd.read_csv(path)
     except FileNotFoundError:
         raise UsageError(f"data file {path!r} not found") from None
+    except IsADirectoryError:
+        raise UsageError(f"data file {path!r} is a directory; give a CSV file") from None
+    except OSError as err:  # permission denied, …
+        raise UsageError(f"cannot read data file {path!r}: {err.strerror or err}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise UsageError(f"could not read {path!r} as CSV: {err}") from None
 
@@ -182,8 +193,8 @@ def main(argv=None) -> int:
             status = _run(args, sys.stdout)
         except BrokenPipeError:  # output piped into e.g. `head`
             return 0
-        except (UsageError, ValueError, KeyError, TypeError, NotImplementedError) as err:
-            message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        except (UsageError, MLVMInputError) as err:
+            message = str(err).splitlines()[0] if str(err) else type(err).__name__
             sys.stderr.write(f"pm-mlvm: error: {message}\n")
             status = EXIT_USAGE
     for item in caught:

@@ -1,6 +1,7 @@
 """The pm-mlvm command line."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 import pm_mlvm as pmv
-from pm_mlvm.cli import main
+from pm_mlvm.cli import build_parser, main
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +62,15 @@ def test_demo_runs_on_the_shipped_data(capsys):
     (["fit", "{csv}", "--clusters", "cluster", "--within-latent", "dense"], "invalid choice"),
     (["fit", "{csv}"], "the following arguments are required: --clusters"),
     (["frobnicate"], "invalid choice"),
+    (["fit", "{dir}", "--clusters", "cluster"], "is a directory; give a CSV file"),
+    (["fit", "{csv}", "--clusters", "cluster", "--estimator", "MLR"], "invalid choice"),
+    (["fit", "{csv}", "--clusters", "cluster", "--factor", "F1=y1,y2,y3",
+      "--information", "sandwich"], "invalid choice: 'sandwich'"),
+    (["fit", "{csv}", "--clusters", "y1"], "every cluster has exactly one unit"),
 ])
 def test_bad_input_is_one_line_on_stderr_with_exit_code_2(seed_csv, capsys, argv, message):
-    argv = [a.replace("{csv}", str(seed_csv)) for a in argv]
+    argv = [a.replace("{csv}", str(seed_csv)).replace("{dir}", str(seed_csv.parent))
+            for a in argv]
     try:
         status = main(argv)
     except SystemExit as exc:  # argparse errors
@@ -103,3 +110,47 @@ def test_an_unwritable_plot_path_is_one_line_on_stderr(tmp_path, capsys):
     status = main(["demo", "--plot", str(tmp_path / "no" / "such" / "dir.png")])
     err = capsys.readouterr().err
     assert status == 2 and "cannot write --plot" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_unreadable_file_is_one_line_with_exit_code_2(seed_csv, tmp_path, capsys):
+    locked = tmp_path / "locked.csv"
+    locked.write_text(seed_csv.read_text())
+    locked.chmod(0)
+    try:
+        readable = os.access(locked, os.R_OK)  # root reads anything
+        status = main(["fit", str(locked), "--clusters", "cluster"])
+    finally:
+        locked.chmod(0o600)
+    err = capsys.readouterr().err
+    if not readable:
+        assert status == 2 and "cannot read data file" in err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_an_internal_error_is_a_traceback_not_a_usage_error(seed_csv, monkeypatch):
+    import pm_mlvm.cli as cli
+
+    def broken(fit, json_path, out):
+        raise TypeError("an internal bug")
+
+    monkeypatch.setattr(cli, "_report", broken)
+    with pytest.raises(TypeError, match="an internal bug"):
+        main(["fit", str(seed_csv), "--clusters", "cluster", "--factor", "F1=y1,y2,y3",
+              "--factor", "F2=y4,y5,y6"])
+
+
+def test_the_choice_lists_come_from_the_package():
+    import argparse
+
+    from pm_mlvm.api import ESTIMATORS
+    from pm_mlvm.ml.fit import INFORMATION
+    from pm_mlvm.spec.structures import STRUCTURES
+
+    fit_parser = next(a for a in build_parser()._actions
+                      if isinstance(a, argparse._SubParsersAction)).choices["fit"]
+    choices = {a.dest: a.choices for a in fit_parser._actions}
+    for level in ("within", "between"):
+        for part in ("latent", "residual"):
+            assert tuple(choices[f"{level}_{part}"]) == tuple(STRUCTURES)
+    assert tuple(choices["estimator"]) == tuple(ESTIMATORS)
+    assert tuple(choices["information"]) == tuple(INFORMATION)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pm_mlvm.errors import MLVMInputError
 from pm_mlvm.likelihood.evaluate import twolevel_loglik
 from pm_mlvm.likelihood.reference_models import fit_reference, reference_models
 from pm_mlvm.stats.twolevel import TwoLevelStats
@@ -37,11 +38,39 @@ class PPPResult:
         return self.ppp
 
 
-def _draws(idata, n_draws, rng):
-    post = idata.posterior
+def _posterior(idata, arg: str = "idata"):
+    """The full matrices of ``idata``: its ``matrices`` group (``model.sample()``), else its
+    ``posterior``; :class:`MLVMInputError` when ``idata`` has neither."""
+    post = getattr(idata, "matrices", None)
+    if post is None:
+        post = getattr(idata, "posterior", None)
+    if post is None:
+        raise MLVMInputError(f"{arg} must be the arviz InferenceData returned by "
+                             f"model.sample(); got {type(idata).__name__}")
+    return post
+
+
+def _check_number(arg: str, value, valid: str, ok) -> None:
+    """:class:`MLVMInputError` unless ``value`` is a real number with ``ok(value)``."""
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
+    if not (number and ok(value)):
+        raise MLVMInputError(f"{arg}={value!r} is not valid; it must be {valid}")
+
+
+def _draws(idata, n_draws, rng, p):
+    post = _posterior(idata)
+    expected = {"mu": (p,), "sigma_within": (p, p), "sigma_between": (p, p)}
     for name in ("mu", "sigma_within", "sigma_between"):
         if name not in post:
-            raise ValueError(f"idata.posterior has no {name!r}; sample with model.sample()")
+            raise MLVMInputError(f"idata.posterior has no {name!r}; sample with "
+                                 "model.sample()")
+        if post[name].sizes.get("chain", 0) * post[name].sizes.get("draw", 0) == 0:
+            raise MLVMInputError("idata.posterior has no draws")
+        if post[name].shape[2:] != expected[name]:
+            raise MLVMInputError(f"idata.posterior[{name!r}] has shape {post[name].shape[2:]} "
+                                 f"per draw; this model needs {expected[name]} (was idata "
+                                 "sampled from another model?)")
     mu = post["mu"].stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
     sw = post["sigma_within"].stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
     sb = post["sigma_between"].stack(sample=("chain", "draw")).transpose("sample",
@@ -75,11 +104,17 @@ def ppp(model, idata, n_draws: int = 200, random_seed=None) -> PPPResult:
     n_draws : int
         Posterior draws used (at most all of them).
     """
+    stats = getattr(model, "stats", None)
+    if not isinstance(stats, TwoLevelStats):
+        raise MLVMInputError(f"model must be the model (pmv.ml_lvm(...)) that was sampled; "
+                             f"got {type(model).__name__}")
+    _check_number("n_draws", n_draws, "an integer >= 1",
+                  lambda v: isinstance(v, (int, np.integer)) and v >= 1)
     rng = np.random.default_rng(random_seed)
-    stats = model.stats
+    draws = _draws(idata, n_draws, rng, stats.n_vars)
     sat_obs = reference_models(stats)[0].logl
     observed, replicated = [], []
-    for mu, sw, sb in zip(*_draws(idata, n_draws, rng)):
+    for mu, sw, sb in zip(*draws):
         observed.append(2 * (sat_obs - twolevel_loglik(stats, mu, sw, sb)))
         rep = _replicate(stats, mu, sw, sb, rng)
         sat_rep = fit_reference(rep, "saturated").logl
@@ -97,12 +132,15 @@ def edge_table(idata, matrix: str = "omega_zeta_between", threshold: float = 0.1
     """
     import arviz as az
 
-    if matrix not in idata.posterior:
-        raise ValueError(f"{matrix!r} is not in the posterior; matrices there: "
-                         f"{[v for v, x in idata.posterior.data_vars.items() if x.ndim == 4]}")
-    var = idata.posterior[matrix]
+    post = _posterior(idata)
+    _check_number("threshold", threshold, "a number >= 0", lambda v: v >= 0)
+    _check_number("hdi_prob", hdi_prob, "a number in (0, 1)", lambda v: 0 < v < 1)
+    if not isinstance(matrix, str) or matrix not in post:
+        raise MLVMInputError(f"matrix={matrix!r} is not in the posterior; matrices there: "
+                             f"{[v for v, x in post.data_vars.items() if x.ndim == 4]}")
+    var = post[matrix]
     if var.ndim != 4:
-        raise ValueError(f"{matrix!r} is not a square matrix")
+        raise MLVMInputError(f"matrix={matrix!r} is not a square matrix")
     rows, cols = var.dims[2], var.dims[3]
     labels_r, labels_c = var[rows].values, var[cols].values
     values = var.stack(sample=("chain", "draw")).transpose(..., "sample").to_numpy()

@@ -50,6 +50,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.shape_utils import change_dist_size
 
+from pm_mlvm.errors import MLVMInputError, check_choice
 from pm_mlvm.spec.layout import VARIABLE
 from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.spec.prior import PriorSpec
@@ -69,15 +70,14 @@ class PriorFactory:
 
     def __init__(self, spec: MLVMSpec, stats: TwoLevelStats, priors=None, sparsity=None,
                  lkj_eta: float = 2.0):
-        if sparsity not in SPARSITY:
-            raise ValueError(f"sparsity={sparsity!r}; valid: None, 'horseshoe'")
+        check_choice("sparsity", sparsity, SPARSITY)
         self.spec = spec
         self.priors = dict(priors or {})
         valid = set(spec.matrices)
         valid |= {f"{m}_{c}" for m in spec.matrices for c in ("diag", "offdiag")}
         unknown = sorted(set(self.priors) - valid)
         if unknown:
-            raise ValueError(f"priors: unknown keys {unknown}; use matrix names "
+            raise MLVMInputError(f"priors: unknown keys {unknown}; use matrix names "
                              f"{sorted(spec.matrices)} (optionally with _diag / _offdiag)")
         self.sparsity = sparsity
         self.lkj_eta = lkj_eta
@@ -167,8 +167,8 @@ def _user_prior(value, size, key):
         if value.ndim == 0:
             return change_dist_size(value, (size,))
         return value
-    raise TypeError(f"priors[{key!r}] must be a PyMC distribution (.dist) or a function "
-                    "size -> distribution")
+    raise MLVMInputError(f"priors[{key!r}] must be a PyMC distribution (.dist) or a function "
+                         f"size -> distribution; got {type(value).__name__}")
 
 
 def _horseshoe(size, scale_global=0.1, slab_scale=0.5, slab_df=4):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pm_mlvm.errors import MLVMInputError
 from pm_mlvm.likelihood.routes import ROUTES, data_arrays
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
@@ -17,7 +18,7 @@ __all__ = ["twolevel_loglik", "twolevel_loglik_per_cluster", "twolevel_loglik_gr
 
 def _check_moments(stats, mu, sigma_within, sigma_between):
     if not isinstance(stats, TwoLevelStats):
-        raise TypeError(
+        raise MLVMInputError(
             "stats must be a TwoLevelStats (build it with "
             f"pmv.TwoLevelStats.from_dataframe); got {type(stats).__name__}"
         )
@@ -27,9 +28,10 @@ def _check_moments(stats, mu, sigma_within, sigma_between):
                                ("sigma_between", sigma_between, (p, p))):
         arr = np.asarray(value, dtype=float)
         if arr.shape != shape:
-            raise ValueError(f"{name} must have shape {shape} for p={p} variables; got {arr.shape}")
+            raise MLVMInputError(f"{name} must have shape {shape} for p={p} variables; got "
+                                 f"{arr.shape}")
         if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains non-finite values")
+            raise MLVMInputError(f"{name} contains non-finite values")
         out.append(arr)
     return out
 

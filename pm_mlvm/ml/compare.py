@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 from pm_mlvm._distributions import chi2_sf
 
+from pm_mlvm.errors import MLVMInputError
+from pm_mlvm.ml.result import MLResult
+
 __all__ = ["compare"]
 
 
@@ -27,14 +30,23 @@ def compare(*fits, names=None) -> pd.DataFrame:
     names : list of str, optional
         Row labels (default ``model_1``, … in the order given).
     """
+    not_fits = [f"fits[{k}] ({type(f).__name__})" for k, f in enumerate(fits)
+                if not isinstance(f, MLResult)]
+    if not_fits:
+        raise MLVMInputError(f"compare: {', '.join(not_fits)} are not fits; pass results of "
+                             "model.fit()")
     if len(fits) < 2:
-        raise ValueError("compare needs at least two fits")
+        raise MLVMInputError(f"compare needs at least two fits; got {len(fits)}")
+    if isinstance(names, str):
+        names = [names]
     names = list(names) if names is not None else [f"model_{k + 1}" for k in range(len(fits))]
     if len(names) != len(fits):
-        raise ValueError(f"names has {len(names)} labels for {len(fits)} fits")
+        raise MLVMInputError(f"names has {len(names)} labels for {len(fits)} fits")
+    if len(set(names)) != len(names):
+        raise MLVMInputError(f"names={names!r} must be unique")
     prints = {f.stats.digest for f in fits}
     if len(prints) > 1:
-        raise ValueError("compare: the fits were made on different data (their statistics "
+        raise MLVMInputError("compare: the fits were made on different data (their statistics "
                          "differ); compare only models fitted to the same data")
     rows = []
     for name, fit in zip(names, fits):

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from pm_mlvm._distributions import chi2_isf, chi2_sf
 
+from pm_mlvm.errors import MLVMInputError, check_choice
 from pm_mlvm.likelihood.objective import Objective
 from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.spec.params import SearchStep
@@ -32,6 +33,16 @@ __all__ = ["network_matrices", "modification_indices", "prune", "stepup", "adjus
            "embedding_index"]
 
 ADJUST = ("none", "bonferroni", "holm", "fdr")
+CRITERIA = ("bic", "bic_n", "aic")
+
+
+def _check_alpha(alpha) -> float:
+    """``alpha`` as a float in (0, 1), or :class:`MLVMInputError`."""
+    ok = isinstance(alpha, (int, float, np.integer, np.floating)) and not isinstance(
+        alpha, (bool, np.bool_))
+    if not ok or not 0 < alpha < 1:
+        raise MLVMInputError(f"alpha={alpha!r} is not valid; it must be a number in (0, 1)")
+    return float(alpha)
 
 
 def network_matrices(spec: MLVMSpec) -> list[str]:
@@ -47,7 +58,7 @@ def _check_matrices(spec: MLVMSpec, matrices):
         matrices = [matrices]
     unknown = [m for m in matrices if m not in spec.matrices]
     if unknown:
-        raise ValueError(f"matrices: {unknown} are not parameter matrices of this model; "
+        raise MLVMInputError(f"matrices: {unknown} are not parameter matrices of this model; "
                          f"valid: {list(spec.matrices)}")
     return list(matrices)
 
@@ -143,8 +154,7 @@ def modification_indices(fit, matrices=None) -> pd.DataFrame:
 
 def adjust_pvalues(p: np.ndarray, method: str) -> np.ndarray:
     """Bonferroni, Holm, or Benjamini-Hochberg ("fdr") adjusted p-values."""
-    if method not in ADJUST:
-        raise ValueError(f"adjust={method!r}; valid: {', '.join(map(repr, ADJUST))}")
+    check_choice("adjust", method, ADJUST)
     p = np.asarray(p, dtype=float)
     m = len(p)
     if method == "none" or m == 0:
@@ -177,8 +187,8 @@ def _tested(fit, matrices):
 
 def prune(fit, fitter, alpha=0.01, adjust="none", matrices=None, recursive=True):
     """Fix non-significant network cells to zero and refit (see the module docstring)."""
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha={alpha!r} must be in (0, 1)")
+    alpha = _check_alpha(alpha)
+    check_choice("adjust", adjust, ADJUST)
     matrices = _check_matrices(fit.spec, matrices) or network_matrices(fit.spec)
     if not matrices:
         warnings.warn("prune: the model has no ggm or prec blocks, so nothing is tested; pass "
@@ -209,8 +219,12 @@ def prune(fit, fitter, alpha=0.01, adjust="none", matrices=None, recursive=True)
 def stepup(fit, fitter, alpha=0.01, criterion="bic", matrices=None, max_steps=None,
            progress=False):
     """Add network cells one at a time by largest modification index (module docstring)."""
-    if criterion not in ("bic", "bic_n", "aic"):
-        raise ValueError(f"criterion={criterion!r}; valid: 'bic', 'bic_n', 'aic'")
+    alpha = _check_alpha(alpha)
+    check_choice("criterion", criterion, CRITERIA)
+    if max_steps is not None and (not isinstance(max_steps, (int, np.integer))
+                                  or isinstance(max_steps, bool) or max_steps < 0):
+        raise MLVMInputError(f"max_steps={max_steps!r} is not valid; it must be None or an "
+                             "integer >= 0")
     matrices = _check_matrices(fit.spec, matrices) or network_matrices(fit.spec)
     if not matrices:
         warnings.warn("stepup: the model has no ggm or prec blocks; pass matrices=[...]",

@@ -36,9 +36,14 @@ from pm_mlvm.spec.layout import BLOCKS, matrix_name
 from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
-__all__ = ["BuiltModel", "ParamGroup", "build_pymc_model", "flat_prior", "LOGLIK_NAME"]
+__all__ = [
+    "BuiltModel", "ParamGroup", "build_pymc_model", "flat_prior", "LOGLIK_NAME", "VALUES_SUFFIX",
+]
 
-LOGLIK_NAME = "loglik"
+LOGLIK_NAME = "y"  # the observed variable: the data
+
+#: suffix of the deterministics holding each matrix's free-parameter values
+VALUES_SUFFIX = "__values"
 
 
 @dataclass(frozen=True)
@@ -127,11 +132,17 @@ def _coords(spec: MLVMSpec, groups) -> dict:
 
 
 def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_prior,
-                     deterministics: bool = True, shared_inputs=None) -> BuiltModel:
+                     deterministics: bool = True, shared_inputs=None,
+                     data=None) -> BuiltModel:
     """The pm.Model of ``spec`` on ``stats``.
 
     ``shared_inputs`` (a ``(route, shared variables)`` pair) lets a caller reuse statistics
-    holders across models; by default fresh shared variables are made.
+    holders across models; by default fresh shared variables are made. ``data`` (an
+    ``(y (N, p), cluster labels)`` pair, the rows ``stats`` were computed from) makes the
+    observed variable ``"y"`` hold the real data (for predictive checks); without it the
+    observed value is NaN with the layout of the statistics. With ``deterministics``, each
+    matrix's free-parameter values are also a deterministic ``<matrix>__values`` (dimension
+    ``<matrix>__values_dim``, labelled cells).
     """
     if tuple(stats.var_names) != tuple(spec.var_names):
         raise ValueError(f"the statistics' variables {stats.var_names} differ from the model's "
@@ -155,6 +166,12 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
         if deterministics:
             for name, mat in spec.matrices.items():
                 if mat.n_free:
+                    cells = spec.offsets[name]
+                    dim = f"{name}{VALUES_SUFFIX}_dim"
+                    model.add_coord(dim, mat.cell_labels())
+                    pm.Deterministic(f"{name}{VALUES_SUFFIX}", theta[cells], dims=(dim,))
+            for name, mat in spec.matrices.items():
+                if mat.n_free:
                     value = moments["matrices"][name]
                     if mat.kind == "vector":
                         value = value[:, 0]
@@ -165,6 +182,11 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
                     pm.Deterministic(name, moments["blocks"][block], dims=spec.matrix_dims(name))
             for name in ("mu", "sigma_within", "sigma_between"):
                 pm.Deterministic(name, moments[name], dims=spec.matrix_dims(name))
+        if data is None:
+            observed, clusters = stats, None
+        else:
+            observed, clusters = data
         TwoLevelNormal(LOGLIK_NAME, moments["mu"], moments["sigma_within"],
-                       moments["sigma_between"], observed=stats, _inputs=(route, data_vars))
+                       moments["sigma_between"], observed=observed, clusters=clusters,
+                       _inputs=(route, data_vars))
     return BuiltModel(model=model, groups=tuple(groups), route=route, data_vars=data_vars)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pm_mlvm._distributions import norm_isf
+from pm_mlvm.errors import MLVMInputError
 
 __all__ = ["plot_network", "plot_parameters"]
 
@@ -29,7 +30,7 @@ def plot_network(fit, matrix: str = "omega_zeta_within", ax=None, threshold: flo
     frame = fit.matrix(matrix)
     weights = frame.to_numpy(dtype=float)
     if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
-        raise ValueError(f"matrix={matrix!r} is not a square matrix")
+        raise MLVMInputError(f"matrix={matrix!r} is not a square matrix")
     labels = list(frame.index)
     n = len(labels)
     angles = np.pi / 2 - 2 * np.pi * np.arange(n) / n
@@ -68,7 +69,8 @@ def plot_parameters(fit, matrices=None, level=None, ax=None, ci: float = 0.95):
     if level is not None:
         table = table[table["level"] == level]
     if table.empty:
-        raise ValueError("no free parameters to plot for these matrices / level")
+        raise MLVMInputError(f"no free parameters to plot for matrices={matrices!r}, "
+                             f"level={level!r}")
     z = norm_isf((1 - ci) / 2)
     labels = [f"{m}[{r},{c}]" if c else f"{m}[{r}]" for m, r, c in
               zip(table["matrix"], table["row"], table["col"])]

@@ -11,7 +11,11 @@ and how free cells map to the matrix:
 ``vector``      a column vector (nu)
 
 Patterns are the psychonetrics keywords ``"full"``, ``"diag"``, ``"zero"`` (also
-``"empty"``), a 0/1 array or a labelled DataFrame.
+``"empty"``), a 0/1 array or a labelled DataFrame. A DataFrame is read by its labels, never
+by position: its index and columns must name exactly the matrix's rows and columns (in any
+order). Labels are compared as ``str`` (the specification stores names as ``str``), so a
+column label ``1`` and the name ``"1"`` are the same variable; :func:`label_position` is the
+one place a user's label is resolved.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-__all__ = ["KINDS", "MatrixSpec", "resolve_pattern", "allowed_cells"]
+from pm_mlvm.errors import MLVMInputError, check_choice
+
+__all__ = ["KINDS", "MatrixSpec", "resolve_pattern", "allowed_cells", "label_position",
+           "align_frame"]
 
 KINDS = ("full", "symmetric", "offdiag", "diagonal", "lower", "vector")
 KEYWORDS = ("full", "diag", "zero", "empty")
@@ -29,6 +36,7 @@ KEYWORDS = ("full", "diag", "zero", "empty")
 
 def allowed_cells(kind: str, shape: tuple[int, int]) -> np.ndarray:
     """Boolean mask of the cells that may be free for a kind."""
+    check_choice("kind", kind, KINDS)
     rows, cols = shape
     if kind in ("full", "vector"):
         return np.ones(shape, dtype=bool)
@@ -36,9 +44,7 @@ def allowed_cells(kind: str, shape: tuple[int, int]) -> np.ndarray:
         return np.tril(np.ones(shape, dtype=bool))
     if kind == "offdiag":
         return np.tril(np.ones(shape, dtype=bool), k=-1)
-    if kind == "diagonal":
-        return np.eye(rows, cols, dtype=bool)
-    raise ValueError(f"unknown matrix kind {kind!r}; valid: {KINDS}")
+    return np.eye(rows, cols, dtype=bool)  # diagonal
 
 
 def resolve_pattern(value, kind: str, shape, arg: str, row_names=None, col_names=None):
@@ -56,24 +62,24 @@ def resolve_pattern(value, kind: str, shape, arg: str, row_names=None, col_names
             return allowed & np.eye(*shape, dtype=bool)
         if key in ("zero", "empty"):
             return np.zeros(shape, dtype=bool)
-        raise ValueError(f"{arg}={value!r} is not a pattern keyword; valid: {', '.join(KEYWORDS)}"
-                         " or a 0/1 matrix")
+        raise MLVMInputError(f"{arg}={value!r} is not a pattern keyword; valid: "
+                             f"{', '.join(KEYWORDS)} or a 0/1 matrix")
     if isinstance(value, pd.DataFrame):
-        value = _align_frame(value, arg, row_names, col_names)
+        value = align_frame(value, arg, row_names, col_names)
     arr = np.asarray(value)
     if kind == "vector" and arr.ndim == 1:
         arr = arr[:, None]
     if arr.shape != tuple(shape):
-        raise ValueError(f"{arg} must have shape {tuple(shape)}; got {arr.shape}")
+        raise MLVMInputError(f"{arg} must have shape {tuple(shape)}; got {arr.shape}")
     if arr.dtype == bool:
         mask = arr.copy()
     else:
         try:
             num = arr.astype(float)
         except (TypeError, ValueError):
-            raise ValueError(f"{arg} must contain 0/1 (fixed/free) values") from None
+            raise MLVMInputError(f"{arg} must contain 0/1 (fixed/free) values") from None
         if not np.all(np.isin(num, (0.0, 1.0))):
-            raise ValueError(
+            raise MLVMInputError(
                 f"{arg} must contain only 0 (fixed) and 1 (free); got values "
                 f"{sorted(set(num.ravel().tolist()) - {0.0, 1.0})[:5]} (equality labels are not "
                 "supported yet; fix values with fix=...)"
@@ -86,12 +92,45 @@ def resolve_pattern(value, kind: str, shape, arg: str, row_names=None, col_names
     return mask & allowed
 
 
-def _align_frame(frame: pd.DataFrame, arg, row_names, col_names) -> np.ndarray:
-    if row_names is not None and set(frame.index) == set(row_names):
-        frame = frame.loc[list(row_names)]
-    if col_names is not None and set(frame.columns) == set(col_names):
-        frame = frame[list(col_names)]
-    return frame.to_numpy()
+def label_position(arg: str, label, names) -> int:
+    """Position of a user's ``label`` among ``names`` (compared as ``str``).
+
+    Raises :class:`MLVMInputError` naming the argument, the label and the valid names.
+    """
+    names = tuple(names)
+    try:
+        return names.index(str(label))
+    except ValueError:
+        raise MLVMInputError(f"{arg}: {label!r} is not one of {list(names)}") from None
+
+
+def align_frame(frame: pd.DataFrame, arg: str, row_names=None, col_names=None) -> np.ndarray:
+    """The values of ``frame`` with rows and columns put in ``row_names`` / ``col_names`` order.
+
+    An axis given names must carry exactly those labels (any order, compared as ``str``):
+    unknown, missing or duplicated labels raise :class:`MLVMInputError` naming them — a
+    frame is never read by position. ``None`` leaves that axis as it is.
+    """
+    values = frame.to_numpy()
+    for axis, what, names in ((0, "index", row_names), (1, "columns", col_names)):
+        if names is None:
+            continue
+        names = tuple(names)
+        labels = [str(v) for v in frame.axes[axis]]
+        duplicated = sorted({v for v in labels if labels.count(v) > 1})
+        unknown = [v for v in labels if v not in names]
+        missing = [v for v in names if v not in labels]
+        if duplicated or unknown or missing:
+            parts = [f"unknown labels {unknown}"] if unknown else []
+            parts += [f"missing labels {missing}"] if missing else []
+            parts += [f"duplicated labels {duplicated}"] if duplicated else []
+            raise MLVMInputError(
+                f"{arg}: the DataFrame's {what} must name exactly {list(names)} (in any "
+                f"order); {'; '.join(parts)}"
+            )
+        order = [labels.index(v) for v in names]
+        values = values[order] if axis == 0 else values[:, order]
+    return values
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,7 +165,7 @@ class MatrixSpec:
     def __post_init__(self):
         allowed = allowed_cells(self.kind, self.free.shape)
         if np.any(self.free & ~allowed):
-            raise ValueError(f"{self.name}: free cells outside the {self.kind} shape")
+            raise MLVMInputError(f"{self.name}: free cells outside the {self.kind} shape")
         if self.identified is None:
             object.__setattr__(self, "identified", np.zeros(self.free.shape, dtype=bool))
         for arr in (self.free, self.fixed, self.identified):

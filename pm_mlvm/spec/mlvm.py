@@ -11,8 +11,11 @@
 
 :func:`build_spec` validates the user's arguments and applies psychonetrics' identification
 (``reference/psychonetrics_ml_lvm.md`` §2.3): β diagonals fixed at 0; single-indicator latents
-get zero residual (co)variances on both levels; ``"loadings"`` fixes the first free loading of
-each factor to 1 unless the factor already has a fixed non-zero loading; ``"variance"`` fixes
+get zero residual (co)variances on both levels; ``"loadings"`` fixes the marker loading of
+each factor to 1 unless the factor already has a fixed non-zero loading — the marker is the
+first free indicator *as the user listed it* for dict input (lavaan's rule), the first free row
+in variable order for a pattern matrix (:attr:`MLVMSpec.markers` carries that order from the
+input); ``"variance"`` fixes
 the diagonal of the within-latent structure's scale matrix to 1 (the between variances stay
 free, identified by the shared loadings).
 
@@ -39,6 +42,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from pm_mlvm.errors import MLVMInputError, check_choice
 from pm_mlvm._names import LATENT_DIM, LATENT_DIM_2, VARIABLE_DIM, VARIABLE_DIM_2
 from pm_mlvm.spec.layout import (
     BLOCKS,
@@ -50,13 +54,20 @@ from pm_mlvm.spec.layout import (
     level_block,
     matrix_name,
 )
-from pm_mlvm.spec.matrices import MatrixSpec, allowed_cells, resolve_pattern
+from pm_mlvm.spec.matrices import (
+    MatrixSpec,
+    align_frame,
+    allowed_cells,
+    label_position,
+    resolve_pattern,
+)
 from pm_mlvm.spec.params import ParamId, SpecEdit
 from pm_mlvm.spec.prior import RolePriors
 from pm_mlvm.spec.structures import STRUCTURES, NUMPY_BACKEND, Structure
 
-__all__ = ["BLOCKS", "MLVMSpec", "build_spec", "compose_moments"]
+__all__ = ["BLOCKS", "IDENTIFICATIONS", "MLVMSpec", "build_spec", "compose_moments"]
 
+IDENTIFICATIONS = ("loadings", "variance")
 LEVEL_OF = {b.name: b.level for b in BLOCKS.values()}
 #: label kind → (first, second) dimension name
 _DIMS = {VARIABLE: (VARIABLE_DIM, VARIABLE_DIM_2), LATENT: (LATENT_DIM, LATENT_DIM_2)}
@@ -75,6 +86,9 @@ class MLVMSpec:
     identification : ``"loadings"`` or ``"variance"``
     edits : every change made through :meth:`with_matrix` / :meth:`with_params`, oldest
         first (:class:`~pm_mlvm.spec.params.SpecEdit`)
+    markers : per latent, the row indices of its indicators in marker-preference order (the
+        user's order for dict input, variable order for a pattern); empty for
+        ``observed_only``
     """
 
     var_names: tuple[str, ...]
@@ -84,6 +98,7 @@ class MLVMSpec:
     matrices: dict
     identification: str
     edits: tuple = ()
+    markers: tuple[tuple[int, ...], ...] = ()
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -436,25 +451,26 @@ def build_spec(
     arguments (``sigma_zeta_within=``, ``omega_epsilon_between=``, ``delta_zeta_within=``, …).
     """
     var_names = tuple(str(v) for v in var_names)
+    if len(set(var_names)) != len(var_names):
+        raise MLVMInputError(f"vars: variable names must be unique (compared as str); got "
+                             f"{list(var_names)}")
     p = len(var_names)
-    lam_free, latent_names, observed_only = _lambda_pattern(lambda_, var_names, latents)
-    q = len(latent_names)
     types = {}
     for arg, block, value in (("within_latent", "zeta_within", within_latent),
                               ("between_latent", "zeta_between", between_latent),
                               ("within_residual", "epsilon_within", within_residual),
                               ("between_residual", "epsilon_between", between_residual)):
-        if value not in STRUCTURES:
-            raise ValueError(f"{arg}={value!r} is not a structure type; valid: "
-                             + ", ".join(map(repr, STRUCTURES)))
+        check_choice(arg, value, tuple(STRUCTURES))
         types[block] = value
-    if identification not in ("loadings", "variance"):
-        raise ValueError(f"identification={identification!r}; valid: 'loadings', 'variance'")
+    check_choice("identification", identification, IDENTIFICATIONS)
+    lam_free, latent_names, observed_only, markers = _lambda_pattern(lambda_, var_names,
+                                                                     latents)
+    q = len(latent_names)
 
     valid_pattern_args = {f"{r.prefix}_{b}" for b in BLOCKS for r in STRUCTURES[types[b]].roles}
     unknown = sorted(set(patterns) - valid_pattern_args)
     if unknown:
-        raise ValueError(
+        raise MLVMInputError(
             f"unknown matrix argument(s) {unknown} for block types {types}; valid: "
             + ", ".join(sorted(valid_pattern_args))
         )
@@ -483,7 +499,8 @@ def build_spec(
                 if observed_only and not latent:
                     default = "zero"
                     if name in patterns and patterns[name] not in ("zero", "empty"):
-                        raise ValueError(f"{name}: residual blocks are zero when lambda_=None")
+                        raise MLVMInputError(f"{name}={patterns[name]!r}: residual blocks "
+                                             "are zero when lambda_=None; omit it")
                 free = resolve_pattern(patterns.get(name, default), role.kind, (n, n), name,
                                        names, names)
                 if latent and name not in patterns and role.kind != "diagonal":
@@ -492,12 +509,13 @@ def build_spec(
                     name, role.kind, free, np.zeros((n, n)), level, names, names,
                     role.lower_diag, role.upper_diag, role.lower_off, role.upper_off,
                 )
-    spec = MLVMSpec(var_names, latent_names, observed_only, types, matrices, identification)
+    spec = MLVMSpec(var_names, latent_names, observed_only, types, matrices, identification,
+                    markers=markers)
     if fix:
         spec = _apply_fix(spec, fix)
     spec = _identify(spec)
     if spec.npar > spec.n_moments:
-        raise ValueError(
+        raise MLVMInputError(
             f"the model is not identified: {spec.npar} free parameters but only "
             f"{spec.n_moments} moments (p={p}: means, within and between covariances); fix or "
             "remove parameters"
@@ -516,77 +534,92 @@ def _exogenous_pairs(beta_free: np.ndarray) -> np.ndarray:
 
 
 def _lambda_pattern(lambda_, var_names, latents):
+    """(free mask, latent names, observed_only, markers) from the user's ``lambda_``."""
     p = len(var_names)
     if lambda_ is None:
-        if latents is not None and tuple(latents) != var_names:
-            raise ValueError("latents must be omitted when lambda_=None (the latents are the "
-                             "observed variables)")
-        return np.zeros((p, p), dtype=bool), var_names, True
+        if latents is not None and tuple(str(v) for v in latents) != var_names:
+            raise MLVMInputError(f"latents={latents!r} must be omitted when lambda_=None (the "
+                                 "latents are the observed variables)")
+        return np.zeros((p, p), dtype=bool), var_names, True, ()
     if isinstance(lambda_, dict):
+        if not lambda_:
+            raise MLVMInputError("lambda_={} names no factor; give {'F1': ['y1', 'y2', ...]} or "
+                                 "lambda_=None for the observed-variable model")
         names = tuple(str(k) for k in lambda_)
         mask = np.zeros((p, len(names)), dtype=bool)
+        markers = []
         for k, (factor, indicators) in enumerate(lambda_.items()):
-            if isinstance(indicators, str):
+            if isinstance(indicators, (str, int, np.integer)):
                 indicators = [indicators]
-            indicators = list(indicators)
-            unknown = [v for v in indicators if v not in var_names]
+            unknown = [v for v in indicators if str(v) not in var_names]
             if unknown:
-                raise ValueError(f"lambda_[{factor!r}]: {unknown} are not among vars "
-                                 f"{list(var_names)}")
+                raise MLVMInputError(f"lambda_[{factor!r}]: {unknown} are not among vars "
+                                     f"{list(var_names)}")
+            rows = []
             for v in indicators:
-                mask[var_names.index(v), k] = True
+                r = label_position(f"lambda_[{factor!r}]", v, var_names)
+                if r not in rows:
+                    rows.append(r)
+            mask[rows, k] = True
+            markers.append(tuple(rows))
+        markers = tuple(markers)
     else:
         if isinstance(lambda_, pd.DataFrame):
             names = tuple(str(c) for c in lambda_.columns)
-            frame = lambda_
-            if set(map(str, frame.index)) == set(var_names):
-                frame = frame.set_axis(list(map(str, frame.index)), axis=0).loc[list(var_names)]
-            values = frame.to_numpy()
+            values = align_frame(lambda_, "lambda_", row_names=var_names)
         else:
             values = np.asarray(lambda_)
             if values.ndim == 1:
                 values = values[:, None]
             names = None
-        if values.ndim != 2 or values.shape[0] != p:
-            raise ValueError(f"lambda_ must be a {p}×q pattern (one row per variable in vars); "
-                             f"got shape {values.shape}")
+        if values.ndim != 2 or values.shape[0] != p or values.shape[1] == 0:
+            raise MLVMInputError(f"lambda_ must be a {p}×q pattern (one row per variable in "
+                                 f"vars, q ≥ 1 factors); got shape {values.shape}")
         mask = resolve_pattern(values, "full", values.shape, "lambda_")
         if names is None:
             names = tuple(f"Eta_{k + 1}" for k in range(values.shape[1]))
+        markers = tuple(tuple(range(p)) for _ in range(mask.shape[1]))
     if latents is not None:
         latents = tuple(str(v) for v in latents)
         if len(latents) != mask.shape[1]:
-            raise ValueError(f"latents has {len(latents)} names for {mask.shape[1]} factors")
+            raise MLVMInputError(f"latents has {len(latents)} names for {mask.shape[1]} factors")
         names = latents
     if len(set(names)) != len(names):
-        raise ValueError(f"latent names must be unique; got {list(names)}")
+        raise MLVMInputError(f"latent names must be unique; got {list(names)}")
     clash = set(names) & set(var_names)
     if clash:
-        raise ValueError(f"latent names {sorted(clash)} clash with observed variable names")
+        raise MLVMInputError(f"latent names {sorted(clash)} clash with observed variable names")
     empty = [names[k] for k in range(mask.shape[1]) if not mask[:, k].any()]
     if empty:
-        raise ValueError(f"lambda_: factor(s) {empty} have no indicator")
-    return mask, names, False
+        raise MLVMInputError(f"lambda_: factor(s) {empty} have no indicator")
+    return mask, names, False, markers
 
 
 def _apply_fix(spec: MLVMSpec, fix: dict) -> MLVMSpec:
     if not isinstance(fix, dict):
-        raise TypeError("fix must be a dict {(matrix, row, col): value}")
+        raise MLVMInputError(f"fix must be a dict {{(matrix, row, col): value}}; got "
+                             f"{type(fix).__name__}")
     for key, value in fix.items():
         if not isinstance(key, tuple) or len(key) not in (2, 3):
-            raise ValueError(f"fix key {key!r} must be (matrix, row, col) or (matrix, row)")
+            raise MLVMInputError(f"fix key {key!r} must be (matrix, row, col) or (matrix, row)")
         name, row = key[0], key[1]
-        col = key[2] if len(key) == 3 else ""
-        if name not in spec.matrices:
-            raise ValueError(f"fix: no matrix {name!r}; matrices: {list(spec.matrices)}")
+        check_choice("fix: matrix", name, tuple(spec.matrices))
         mat = spec.matrices[name]
+        vector_key = len(key) == 2 or key[2] in ("", None)
+        if (mat.kind == "vector") != vector_key:
+            form = "(matrix, row)" if mat.kind == "vector" else "(matrix, row, col)"
+            raise MLVMInputError(f"fix key {key!r}: cells of {name} are named {form}")
+        r = label_position(f"fix: {key!r} row", row, mat.row_names)
+        c = 0 if mat.kind == "vector" else label_position(f"fix: {key!r} col", key[2],
+                                                          mat.col_names)
         try:
-            r = mat.row_names.index(str(row))
-            c = 0 if mat.kind == "vector" else mat.col_names.index(str(col))
-        except ValueError:
-            raise ValueError(f"fix: {key!r} does not name a cell of {name} (rows "
-                             f"{list(mat.row_names)}, cols {list(mat.col_names)})") from None
-        spec = spec.with_matrix(mat.with_cells([(r, c)], free=False, value=float(value)))
+            number = float(value)
+        except (TypeError, ValueError):
+            number = np.nan
+        if isinstance(value, (bool, np.bool_)) or not np.isfinite(number):
+            raise MLVMInputError(f"fix[{key!r}]={value!r} is not valid; the value must be a "
+                                 "finite number")
+        spec = spec.with_matrix(mat.with_cells([(r, c)], free=False, value=number))
     return spec
 
 
@@ -614,8 +647,12 @@ def _identify(spec: MLVMSpec) -> MLVMSpec:
         for k in range(spec.n_latent):
             if np.any(lam.fixed[:, k] != 0):
                 continue
-            rows = np.flatnonzero(lam.free[:, k])
-            lam = lam.with_cells([(int(rows[0]), k)], free=False, value=1.0, identified=True)
+            rows = [r for r in spec.markers[k] if lam.free[r, k]]
+            if not rows:
+                raise MLVMInputError(
+                    f"identification='loadings': factor {spec.latent_names[k]!r} has no free "
+                    "loading to fix as its marker (fix= fixed them all at 0)")
+            lam = lam.with_cells([(rows[0], k)], free=False, value=1.0, identified=True)
         spec = spec.with_matrix(lam)
     else:
         block = "zeta_within"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pm_mlvm.errors import check_choice
+from pm_mlvm.errors import MLVMInputError, check_choice
 
 __all__ = ["simulate_twolevel", "cluster_sizes", "simulate_seed_design", "load_seed_example"]
 
@@ -25,7 +25,7 @@ def cluster_sizes(n_clusters: int, size, rng: np.random.Generator) -> np.ndarray
         return rng.integers(size[0], size[1] + 1, size=n_clusters)
     size = np.asarray(size, dtype=int)
     if size.shape != (n_clusters,):
-        raise ValueError(f"size must be an int, a (low, high) tuple or {n_clusters} sizes")
+        raise MLVMInputError(f"size must be an int, a (low, high) tuple or {n_clusters} sizes")
     return size
 
 

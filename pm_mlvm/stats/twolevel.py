@@ -255,14 +255,18 @@ class TwoLevelStats:
         if dask_route.is_dask_frame(data):
             return _from_dask(data, clusters, vars, route)
         if not isinstance(data, pd.DataFrame):
-            raise TypeError(
+            raise MLVMInputError(
                 "data must be a pandas DataFrame (or a Dask one) with one row per unit; got "
                 f"{type(data).__name__}"
             )
         var_names = _check_columns(data, clusters, vars)
         cluster_col = data[clusters]
         keep = ~cluster_col.isna().to_numpy()
-        _warn_dropped_ids(clusters, int((~keep).sum()), stacklevel=3)
+        n_dropped = int((~keep).sum())
+        if not keep.any():
+            raise MLVMInputError(f"data has no rows{' with a cluster id' if n_dropped else ''} "
+                                 f"(shape {data.shape}); pass the data with one row per unit")
+        _warn_dropped_ids(clusters, n_dropped, stacklevel=3)
         y = data.loc[keep, var_names].to_numpy(dtype=float, copy=True)
         ids = cluster_col[keep]
         return cls.from_arrays(y, ids, var_names=var_names, route=route, _stacklevel=3)
@@ -456,7 +460,7 @@ def survey(data: pd.DataFrame, clusters: Any, vars: Any = None) -> tuple[bool, i
     summary of the data.
     """
     if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame; got {type(data).__name__}")
+        raise MLVMInputError(f"data must be a pandas DataFrame; got {type(data).__name__}")
     var_names = _check_columns(data, clusters, vars)
     ids = data[clusters]
     observed = data[var_names].notna().to_numpy()
@@ -581,11 +585,12 @@ def _resolve_vars(data: pd.DataFrame, clusters: Any, vars: Any) -> list:
     columns = list(data.columns)
     if vars is None:
         var_names = [c for c in columns if c != clusters]
+        _check_unique_columns(columns, [clusters, *var_names])
         if not var_names:
-            raise ValueError("vars: data has no column besides the cluster column")
+            raise MLVMInputError("vars: data has no column besides the cluster column")
         non_numeric = [c for c in var_names if not _is_numeric(data[c])]
         if non_numeric:
-            raise ValueError(
+            raise MLVMInputError(
                 "vars=None uses every column except clusters, but these are not numeric: "
                 + ", ".join(map(repr, non_numeric))
                 + "; pass vars=[...] with the numeric observed variables"
@@ -595,23 +600,37 @@ def _resolve_vars(data: pd.DataFrame, clusters: Any, vars: Any) -> list:
         vars = [vars]
     var_names = list(vars)
     if not var_names:
-        raise ValueError("vars is empty; pass at least one numeric column")
+        raise MLVMInputError("vars is empty; pass at least one numeric column")
     missing = [v for v in var_names if not _is_column(v, columns)]
     if missing:
-        raise ValueError(
+        raise MLVMInputError(
             "vars: not columns of data: "
             + ", ".join(map(repr, missing))
             + "; columns are: "
             + ", ".join(map(repr, columns))
         )
     if len(set(var_names)) != len(var_names):
-        raise ValueError(f"vars contains duplicates: {var_names}")
+        raise MLVMInputError(f"vars contains duplicates: {var_names}")
     if clusters in var_names:
-        raise ValueError(f"vars must not contain the cluster column {clusters!r}")
+        raise MLVMInputError(f"vars must not contain the cluster column {clusters!r}")
+    _check_unique_columns(columns, [clusters, *var_names])
     non_numeric = [v for v in var_names if not _is_numeric(data[v])]
     if non_numeric:
-        raise ValueError("vars: not numeric: " + ", ".join(map(repr, non_numeric)))
+        raise MLVMInputError("vars: not numeric: " + ", ".join(map(repr, non_numeric)))
     return var_names
+
+
+def _check_unique_columns(columns: list, used: list) -> None:
+    """The used column labels must each name one column of data."""
+    repeated = []
+    for c in used:
+        if sum(1 for col in columns if col == c) > 1 and c not in repeated:
+            repeated.append(c)
+    if repeated:
+        raise MLVMInputError(
+            "data has duplicate column names: " + ", ".join(map(repr, repeated))
+            + "; rename them so each variable has one column"
+        )
 
 
 def _is_numeric(col: pd.Series) -> bool:

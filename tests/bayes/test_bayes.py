@@ -29,25 +29,97 @@ def _ggm_cov(omega, sd):
     return d @ np.linalg.inv(np.eye(len(sd)) - omega) @ d
 
 
-def test_sample_returns_labelled_arviz_data_with_per_cluster_loglik():
+@pytest.fixture(scope="module")
+def small_run():
     df = pmv.simulate_twolevel(25, 6, np.zeros(4), np.eye(4) + 0.5, 0.3 * np.eye(4) + 0.2,
                                rng=3)
     df["cluster"] = "school_" + df["cluster"].astype(str)
     model = pmv.ml_lvm(df, {"F": ["y1", "y2", "y3", "y4"]}, clusters="cluster",
                        between_latent="ggm")
-    idata = model.sample(draws=20, tune=20, chains=1, random_seed=1)
+    idata = model.sample(draws=100, tune=100, chains=2, random_seed=1, cores=1,
+                         progressbar=False)
+    return df, model, idata
+
+
+def test_sample_returns_free_parameters_matrices_and_per_cluster_loglik(small_run):
+    df, model, idata = small_run
     post = idata.posterior
-    assert {"lambda", "nu", "sigma_zeta_within", "sigma_epsilon_within", "delta_zeta_between",
-            "sigma_zeta_between", "mu", "sigma_within", "sigma_between"} <= set(post.data_vars)
-    assert not [v for v in post.data_vars if "__free" in v]  # helper variables hidden
-    assert post["lambda"].dims[2:] == ("variable", "latent")
-    assert list(post["sigma_within"].coords["variable"].values) == ["y1", "y2", "y3", "y4"]
-    loglik = idata.log_likelihood["loglik"]
+    free = [name for name, mat in model.spec.matrices.items() if mat.n_free]
+    assert set(post.data_vars) == set(free)
+    assert list(post["lambda"].coords["lambda_cell"].values) == \
+        model.spec.matrices["lambda"].cell_labels()
+    mats = idata.matrices
+    assert {"lambda", "sigma_zeta_between", "mu", "sigma_within", "sigma_between"} <= \
+        set(mats.data_vars)
+    assert mats["lambda"].dims[2:] == ("variable", "latent")
+    assert list(mats["sigma_within"].coords["variable"].values) == ["y1", "y2", "y3", "y4"]
+    loglik = idata.log_likelihood["y"]
     assert loglik.dims == ("chain", "draw", "cluster") and loglik.shape[-1] == 25
     assert list(loglik.coords["cluster"].values) == list(model.stats.cluster_labels)
+    np.testing.assert_array_equal(idata.observed_data["y"].to_numpy(),
+                                  df[["y1", "y2", "y3", "y4"]].to_numpy())
     attrs = post.attrs
     assert attrs["pm_mlvm_version"] and json.loads(attrs["pm_mlvm_model"])["types"][
         "zeta_between"] == "ggm"
+
+
+def test_summary_of_a_ready_model_has_no_nan_rhat_and_no_warnings(small_run):
+    import warnings
+
+    _, model, idata = small_run
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = az.summary(idata)
+    assert len(summary) == model.spec.npar
+    assert not summary["r_hat"].isna().any()
+
+
+def test_posterior_predictive_has_the_layout_and_ppc_and_loo_pit_plot(small_run, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pm_mlvm.bayes.sample import loo_pit_log_weights
+
+    df, model, idata = small_run
+    model.sample_posterior_predictive(idata, random_seed=2, progressbar=False)
+    pred = idata.posterior_predictive["y"]
+    assert pred.dims == ("chain", "draw", "row", "variable")
+    assert pred.shape == (2, 100, len(df), 4)
+    for name, draw in (("ppc", lambda: az.plot_ppc(idata, num_pp_samples=20)),
+                       ("loo_pit", lambda: az.plot_loo_pit(
+                           idata, y="y",
+                           log_weights=loo_pit_log_weights(idata, df["cluster"])))):
+        draw()
+        png = tmp_path / f"{name}.png"
+        plt.gcf().savefig(png)
+        plt.close("all")
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bayesian_model_is_the_sampled_model_with_priors_and_prior_predictive(small_run):
+    df, model, _ = small_run
+    pm_model = model.bayesian_model()
+    assert isinstance(pm_model, pm.Model)
+    assert [v.name for v in pm_model.observed_RVs] == ["y"]
+    prior = pm.sample_prior_predictive(draws=5, model=pm_model, random_seed=1)
+    assert prior.prior_predictive["y"].shape == (1, 5, len(df), 4)
+
+
+def test_var_names_and_return_inferencedata_pass_through(small_run):
+    _, model, _ = small_run
+    idata = model.sample(draws=5, tune=5, chains=1, random_seed=1, cores=1,
+                         progressbar=False, var_names=["lambda", "sigma_between"])
+    assert list(idata.posterior.data_vars) == ["lambda"]
+    assert list(idata.matrices.data_vars) == ["lambda", "sigma_between"]  # both groups
+    trace = model.sample(draws=5, tune=5, chains=1, random_seed=1, cores=1,
+                         progressbar=False, return_inferencedata=False)
+    assert len(trace) == 5
+    with pytest.raises(pmv.MLVMInputError, match=r"var_names: unknown name\(s\) \['gamma'\]"):
+        model.sample(draws=5, tune=5, chains=1, var_names=["gamma"])
+    with pytest.raises(pmv.MLVMInputError, match="return_inferencedata='no' is not valid"):
+        model.sample(draws=5, tune=5, chains=1, return_inferencedata="no")
 
 
 def test_default_priors_are_scale_aware_and_overridable(seed_model):
@@ -115,8 +187,16 @@ def test_edge_table_summarises_every_edge():
     assert (top["row"], top["col"]) == ("b", "a") and top["prob_nonzero"] == 1.0
     assert top["hdi_lower"] < 0.4 < top["hdi_upper"]
     assert table.set_index(["row", "col"]).loc[("c", "a"), "prob_nonzero"] < 0.01
-    with pytest.raises(ValueError, match="not in the posterior"):
+    with pytest.raises(pmv.MLVMInputError, match="not in the posterior"):
         pmv.edge_table(idata, "omega_zeta_within")
+    for kwargs, message in ((dict(threshold=-0.1), r"threshold=-0.1 is not valid"),
+                            (dict(hdi_prob=1.0), r"hdi_prob=1.0 is not valid; it must be a "
+                             r"number in \(0, 1\)"),
+                            (dict(hdi_prob="0.9"), r"hdi_prob='0.9' is not valid")):
+        with pytest.raises(pmv.MLVMInputError, match=message):
+            pmv.edge_table(idata, "omega_zeta_between", **kwargs)
+    with pytest.raises(pmv.MLVMInputError, match=r"idata must be .*; got ndarray"):
+        pmv.edge_table(draws, "omega_zeta_between")
 
 
 def _fake_posterior(fit, n=40):
@@ -140,6 +220,35 @@ def test_ppp_rejects_a_clearly_misspecified_model(seed_model):
 
 # ----------------------------------------------------------------------------- slow
 @pytest.mark.slow
+def test_ppp_refuses_a_posterior_of_another_model(seed_model):
+    p = seed_model.stats.n_vars
+    post = {"mu": np.zeros((1, 5, p - 1)), "sigma_within": np.ones((1, 5, p - 1, p - 1)),
+            "sigma_between": np.ones((1, 5, p - 1, p - 1))}
+    with pytest.raises(pmv.MLVMInputError, match=r"idata.posterior\['mu'\] has shape \(5,\) "
+                       r"per draw; this model needs \(6,\)"):
+        pmv.ppp(seed_model, az.from_dict(posterior=post))
+    with pytest.raises(pmv.MLVMInputError, match=r"idata.posterior has no 'sigma_within'"):
+        pmv.ppp(seed_model, az.from_dict(posterior={"mu": np.zeros((1, 5, p))}))
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(chains=0), r"chains=0 is not valid"),
+    (dict(draws=0), r"draws=0 is not valid"),
+    (dict(tune=-5), r"tune=-5 is not valid"),
+    (dict(tagret_accept=0.9), r"unknown keyword\(s\) \['tagret_accept'\]"),
+])
+def test_sample_mlvm_checks_its_arguments_before_building_the_model(seed_model, kwargs,
+                                                                    message, monkeypatch):
+    import pm_mlvm.bayes.sample as sample_module
+
+    def never(*args, **kw):
+        raise AssertionError("the model was built before the arguments were checked")
+
+    monkeypatch.setattr(sample_module, "bayesian_model", never)
+    with pytest.raises(pmv.MLVMInputError, match=message):
+        sample_module.sample_mlvm(seed_model, **kwargs)
+
+
 def test_seed_example_posterior_converges_and_agrees_with_ml():
     model = pmv.ml_lvm(pmv.simulate_seed_design(n_clusters=200, rng=5), TWO, clusters="cluster")
     idata = model.sample(draws=1000, tune=1000, chains=2, random_seed=3, cores=2)
@@ -148,11 +257,10 @@ def test_seed_example_posterior_converges_and_agrees_with_ml():
     names = ["lambda", "nu", "sigma_zeta_within", "sigma_zeta_between",
              "sigma_epsilon_within", "sigma_epsilon_between"]
     summary = az.summary(idata, var_names=names)
-    summary = summary[summary["sd"] > 0]  # fixed cells are constant
     assert summary["r_hat"].max() <= 1.01
     assert summary["ess_bulk"].min() >= 400
     for name in names:
-        post = idata.posterior[name].mean(("chain", "draw")).to_numpy().reshape(-1)
+        post = idata.matrices[name].mean(("chain", "draw")).to_numpy().reshape(-1)
         ml = fit.matrix(name).to_numpy().reshape(-1)
         np.testing.assert_allclose(post, ml, atol=0.1)
 
@@ -194,5 +302,5 @@ def test_nutpie_sampler_works_where_installed():
     model = pmv.ml_lvm(pmv.load_seed_example(), TWO, clusters="cluster")
     idata = model.sample(draws=300, tune=300, chains=2, random_seed=1, nuts_sampler="nutpie")
     assert int(idata.sample_stats["diverging"].sum()) == 0
-    assert idata.log_likelihood["loglik"].shape[-1] == 60
+    assert idata.log_likelihood["y"].shape[-1] == 60
     assert "lambda" in idata.posterior

@@ -122,5 +122,5 @@ def test_bad_moment_shapes_name_the_argument(rng):
         pmv.twolevel_loglik(stats, mu, sw, sb[:2, :2])
     with pytest.raises(ValueError, match="mu contains non-finite"):
         pmv.twolevel_loglik(stats, mu * np.nan, sw, sb)
-    with pytest.raises(TypeError, match="stats must be a TwoLevelStats"):
+    with pytest.raises(pmv.MLVMInputError, match="stats must be a TwoLevelStats"):
         pmv.twolevel_loglik(y, mu, sw, sb)

@@ -153,7 +153,7 @@ def test_bad_model_arguments_are_named(seed_data):
         pmv.ml_lvm(seed_data, TWO, clusters="cluster", estimator="MLR")
     with pytest.raises(ValueError, match="information='hessian'"):
         pmv.ml_lvm(seed_data, TWO, clusters="cluster").fit(information="hessian")
-    with pytest.raises(TypeError, match="ml_lnm\\(\\) sets \\['within_latent'\\]"):
+    with pytest.raises(pmv.MLVMInputError, match="ml_lnm\\(\\) sets \\['within_latent'\\]"):
         pmv.ml_lnm(seed_data, TWO, clusters="cluster", within_latent="cov")
     with pytest.raises(NotImplementedError, match="roadmap"):
         pmv.ml_lvm(seed_data, TWO, clusters="cluster", groups="g")

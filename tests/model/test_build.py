@@ -32,7 +32,7 @@ def test_pymc_model_has_named_matrices_and_its_loglik_is_the_fits(kwargs):
             value = transform.forward(value, *rv.owner.inputs).eval()
         point[value_var.name] = value
     assert len(table) == fit.npar
-    logl = pm_model.compile_logp(vars=[pm_model["loglik"]])(point)
+    logl = pm_model.compile_logp(vars=[pm_model["y"]])(point)
     assert logl == pytest.approx(fit.logl, rel=1e-10)
     mu = pm_model.compile_fn(pm_model.replace_rvs_by_values([pm_model["mu"]])[0],
                              inputs=pm_model.value_vars, on_unused_input="ignore")(point)

@@ -131,7 +131,7 @@ def test_unknown_or_non_numeric_vars_are_named(rng):
         TwoLevelStats.from_dataframe(df, clusters="school")
     with pytest.raises(ValueError, match="must not contain the cluster column"):
         TwoLevelStats.from_dataframe(df, clusters="school", vars=["y1", "school"])
-    with pytest.raises(TypeError, match="pandas DataFrame"):
+    with pytest.raises(MLVMInputError, match="pandas DataFrame"):
         TwoLevelStats.from_dataframe(df.to_numpy(), clusters="school")
 
 
@@ -167,6 +167,41 @@ def test_subset_clusters_equals_statistics_of_the_subset(rng):
     direct = TwoLevelStats.from_dataframe(df[df["school"].isin(np.flatnonzero(keep))], "school")
     np.testing.assert_allclose(sub.scatter_within, direct.scatter_within, atol=1e-12)
     np.testing.assert_allclose(sub.mean_by_size, direct.mean_by_size, atol=1e-12)
+
+
+# ------------------------------------------------------------ boundary errors are named
+@pytest.mark.parametrize("vars", [None, ["y1", "y3"]])
+def test_duplicate_column_names_are_reported_as_duplicates_not_as_non_numeric(rng, vars):
+    df = _frame(rng)
+    df.columns = ["y1", "y1", "y3", "school"]
+    with pytest.raises(MLVMInputError, match=r"duplicate column names: 'y1'"):
+        TwoLevelStats.from_dataframe(df, clusters="school", vars=vars)
+
+
+def test_a_duplicated_cluster_column_is_reported_as_a_duplicate(rng):
+    df = _frame(rng)
+    df.columns = ["y1", "y2", "school", "school"]
+    with pytest.raises(MLVMInputError, match=r"duplicate column names: 'school'"):
+        TwoLevelStats.from_dataframe(df, clusters="school", vars=["y1", "y2"])
+
+
+def test_an_empty_frame_is_reported_as_having_no_rows(rng):
+    df = _frame(rng)
+    with pytest.raises(MLVMInputError, match=r"data has no rows \(shape \(0, 4\)\)"):
+        TwoLevelStats.from_dataframe(df.iloc[:0], clusters="school")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(MLVMInputError, match=r"data has no rows with a cluster id"):
+            TwoLevelStats.from_dataframe(df.assign(school=np.nan), clusters="school")
+
+
+def test_errors_at_the_data_boundary_are_input_errors(rng):
+    df = _frame(rng)
+    for kwargs in (dict(clusters="class"), dict(clusters="school", vars=["y9"]),
+                   dict(clusters="school", vars=[]),
+                   dict(clusters="school", vars=["y1", "y1"])):
+        with pytest.raises(MLVMInputError):
+            TwoLevelStats.from_dataframe(df, **kwargs)
 
 
 @pytest.mark.parametrize("route", ["auto", "rows"])
