@@ -27,7 +27,8 @@ def _model(stats, p):
     return model
 
 
-@pytest.mark.slow  # cold Numba JIT of the kernels: minutes; JAX: ~1 min (disk caches help)
+# In the default run, so CI tests the native backends (cold Numba JIT of the kernels takes a
+# few minutes on a fresh clone; JAX about a minute; disk caches help afterwards).
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("missing", [0.0, 0.15], ids=["complete", "rows"])
 def test_logp_and_gradient_equal_the_c_backend_without_object_mode(rng, mode, missing):
