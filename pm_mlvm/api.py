@@ -14,6 +14,7 @@ than 5 units and FIML otherwise (psychonetrics' rule).
 
 from __future__ import annotations
 
+import inspect
 from functools import cached_property
 
 import pandas as pd
@@ -334,6 +335,10 @@ def _wrapper(name, preset, doc):
     wrapper.__name__ = wrapper.__qualname__ = name
     wrapper.__doc__ = doc + "\n\nSame arguments as :func:`ml_lvm`; presets: " + ", ".join(
         f"{k}={v!r}" for k, v in preset.items()) + "."
+    # the signature users and help() see: ml_lvm's, without the preset arguments
+    full = inspect.signature(ml_lvm)
+    wrapper.__signature__ = full.replace(parameters=[
+        param for param in full.parameters.values() if param.name not in preset])
     return wrapper
 
 

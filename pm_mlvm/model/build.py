@@ -188,5 +188,5 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
             observed, clusters = data
         TwoLevelNormal(LOGLIK_NAME, moments["mu"], moments["sigma_within"],
                        moments["sigma_between"], observed=observed, clusters=clusters,
-                       _inputs=(route, data_vars))
+                       statistics_inputs=(route, data_vars))
     return BuiltModel(model=model, groups=tuple(groups), route=route, data_vars=data_vars)

@@ -180,6 +180,10 @@ class TwoLevelNormal:
         :class:`MLVMInputError`.
     shared_data : bool
         Hold the statistics in shared variables instead of constants.
+    statistics_inputs : (route, variables), optional
+        The statistics as PyTensor inputs already made by
+        :func:`pm_mlvm.graph.ops.data_inputs` (e.g. shared variables one caller holds for
+        several models); by default they are made from ``observed``.
 
     Returns
     -------
@@ -202,7 +206,7 @@ class TwoLevelNormal:
 
     def __new__(cls, name: str, mu, sigma_within=None, sigma_between=None, *, clusters=None,
                 observed=None, chol_within=None, chol_between=None, dims: str = CLUSTER_DIM,
-                shared_data: bool = False, _inputs=None):
+                shared_data: bool = False, statistics_inputs=None):
         if not isinstance(name, str):
             raise MLVMInputError(f"name must be a str; got {type(name).__name__}")
         if observed is None:
@@ -214,7 +218,8 @@ class TwoLevelNormal:
         _check_coords(model, dims, layout.labels)
         mu, sw, sb = _moments(mu, sigma_within, sigma_between, chol_within, chol_between,
                               stats.n_vars)
-        return _variable(name, mu, sw, sb, stats, layout, value, _inputs, shared_data)
+        return _variable(name, mu, sw, sb, stats, layout, value, statistics_inputs,
+                         shared_data)
 
     @classmethod
     def dist(cls, mu, sigma_within=None, sigma_between=None, *, clusters=None, observed=None,

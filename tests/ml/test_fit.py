@@ -167,3 +167,21 @@ def test_the_users_data_frame_is_not_modified(seed_data):
     before = df.copy()
     pmv.ml_lvm(df, TWO, clusters="cluster").fit()
     pd.testing.assert_frame_equal(df, before)
+
+
+def test_collinear_indicators_are_refused_with_a_clear_error(rng):
+    df = pmv.simulate_twolevel(30, 6, NU, SIGMA_W, SIGMA_B, rng=rng)
+    df["y2"] = df["y1"]
+    with pytest.raises(pmv.MLVMInputError, match="'y1', 'y2' are perfectly collinear"):
+        pmv.ml_lvm(df, TWO, clusters="cluster").fit()
+
+
+def test_the_network_wrappers_show_ml_lvms_signature_without_their_presets():
+    import inspect
+
+    for wrapper, preset in ((pmv.ml_lnm, {"within_latent", "between_latent"}),
+                            (pmv.ml_rnm, {"within_residual", "between_residual"}),
+                            (pmv.ml_lrnm, {"within_latent", "within_residual"})):
+        params = inspect.signature(wrapper).parameters
+        assert {"data", "lambda_", "clusters", "estimator"} <= set(params)
+        assert not preset & set(params)
