@@ -224,6 +224,30 @@ print(len(df), t2 - t1, t3 - t2, t4 - t3, t4 - t1, peak, df.memory_usage().sum()
             "data MB": med[6], "converged": rows[-1][-1]}
 
 
+def scaling():
+    """Fit + fit measures (in-process, after a warm-up) over a grid of p, J and cluster size."""
+    import pm_mlvm as pmv
+
+    rows = []
+    rng = np.random.default_rng(11)
+    for p, q in ((6, 2), (12, 3), (20, 4)):
+        for n_clusters in (100, 1000):
+            for size in (10, 50):
+                frame = _factor_design(p, q, n_clusters, size, rng)
+                lam = eval(_lambda_text(p, q))
+                t0 = time.perf_counter()
+                stats = pmv.TwoLevelStats.from_dataframe(frame, clusters="cluster")
+                t1 = time.perf_counter()
+                fit = pmv.ml_lvm(stats, lam).fit()
+                t2 = time.perf_counter()
+                fit.fit_measures()
+                t3 = time.perf_counter()
+                rows.append({"p": p, "J": n_clusters, "n per cluster": size, "N": len(frame),
+                             "statistics s": t1 - t0, "fit s": t2 - t1,
+                             "fit measures s": t3 - t2, "converged": fit.converged})
+    return pd.DataFrame(rows)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -257,6 +281,8 @@ def main():
         print("\nRepeat fits of the seed model on new data (estimates + SEs), one process")
         print(pd.Series(repeat_fits(args.repeats, tmp)).to_string(float_format=lambda v:
                                                                      f"{v:.4g}"))
+    print("\nScaling: statistics, fit (estimates + SEs) and fit measures, in-process")
+    print(scaling().to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.large:
         print("\n10^6 rows x 20 variables x 10^4 clusters (fresh process)")
         print(pd.Series(huge(1)).to_string())
