@@ -2,17 +2,17 @@
 
 Run:  OPENBLAS_NUM_THREADS=1 python benchmarks/bench_bayes.py [--coverage 20] [--samplers]
 
-Part 1 samples the seed example (60 clusters x 10, two factors) with ``model.sample`` —
-2 chains x 1000 draws after 1000 tuning steps, ``cores=2`` — and prints wall time, divergences,
-the largest r_hat and the smallest bulk ESS. Part 2 (``--coverage N``) simulates N data sets
-from the seed design, samples each (2 x 500 draws) and reports how often the 90 % equal-tailed
-intervals of the free loadings and of the latent and residual variances on both levels cover
-the generating values, with a binomial 95 % interval for the rate. Part 3 (``--samplers``)
-samples the seed model and a p = 20, J = 500 model side by side with ``pm.sample`` (C
-backend), nutpie (Numba) and numpyro (JAX), 2 chains x 1000 draws after 1000 tuning steps:
-wall time, the compile time (a zero-draw run), ESS/s, and the kernel's own cost times nutpie's gradient evaluations beside
-nutpie's sampling time; plus a naive PyMC model of the seed CFA (non-centred cluster effects,
-row-wise multivariate normal likelihood) for scale.
+Part 1 samples the seed example (60 clusters x 10, two factors) with ``model.sample`` — 2 chains
+x 1000 draws after 1000 tuning steps, ``cores=2`` — and prints wall time, divergences, the
+largest r_hat and the smallest bulk ESS. Part 2 (``--coverage N``) simulates N data sets from
+the seed design, samples each (2 x 500 draws) and reports how often the 90 % equal-tailed
+intervals of the free loadings and of the latent and residual variances on both levels cover the
+generating values, with a binomial 95 % interval for the rate. Part 3 (``--samplers``) samples
+the seed model and a p = 20, J = 500 model side by side with ``pm.sample`` (C backend), nutpie
+(Numba) and numpyro (JAX), 2 chains x 1000 draws after 1000 tuning steps: wall time, the compile
+time (a zero-draw run), ESS/s, and the kernel's own cost times nutpie's gradient evaluations
+beside nutpie's sampling time; plus a naive PyMC model of the seed CFA (non-centred cluster
+effects, row-wise multivariate normal likelihood) for scale.
 """
 
 from __future__ import annotations
