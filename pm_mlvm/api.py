@@ -52,13 +52,19 @@ class MLVM:
         The data's statistics.
     estimator : str
         ``"ML"`` or ``"FIML"``; ``estimator_reason`` says why.
+    data : pandas.DataFrame or None
+        The frame the model was built from (a reference: never copied or modified; ``None``
+        when built from statistics), for factor scores; ``clusters`` its cluster column.
     """
 
-    def __init__(self, spec: MLVMSpec, stats: TwoLevelStats, estimator: str, reason: str):
+    def __init__(self, spec: MLVMSpec, stats: TwoLevelStats, estimator: str, reason: str,
+                 data=None, clusters=None):
         self.spec = spec
         self.stats = stats
         self.estimator = estimator
         self.estimator_reason = reason
+        self.data = data
+        self.clusters = clusters
 
     @cached_property
     def _built(self):
@@ -107,7 +113,8 @@ class MLVM:
         if information is None:
             information = "observed" if se == "robust" else "expected"
         return Fitter(self.stats, estimator=self.estimator, information=information,
-                      maxiter=maxiter, se=se).fit(self.spec, start=start)
+                      maxiter=maxiter, se=se, data=self.data,
+                      clusters=self.clusters).fit(self.spec, start=start)
 
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, priors=None,
                random_seed=None, sparsity=None, **pm_kwargs):
@@ -228,7 +235,9 @@ def ml_lvm(
                       within_residual=within_residual, between_residual=between_residual,
                       beta_within=beta_within, beta_between=beta_between,
                       identification=identification, fix=fix, **matrices)
-    return MLVM(spec, stats, chosen, reason)
+    frame = data if isinstance(data, pd.DataFrame) else None
+    return MLVM(spec, stats, chosen, reason, data=frame,
+                clusters=clusters if frame is not None else None)
 
 
 def _wrapper(name, preset, doc):
