@@ -91,6 +91,7 @@ def test_wald_intervals_and_the_errors_of_intervals():
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::pm_mlvm.errors.MLVMWarning")   # Heywood data sets
 def test_percentile_intervals_cover_the_truth_at_the_nominal_rate():
     # one-factor model, 40 clusters of 6: the share of data sets whose 90 % percentile
     # interval holds the generating value, over the loadings and the means, is 0.90 within
