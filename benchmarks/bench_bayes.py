@@ -60,7 +60,7 @@ def seed_run():
 def coverage(n_sets: int):
     hits = []
     for k in range(n_sets):
-        data = pmv.seed_example(rng=1000 + k)
+        data = pmv.simulate_seed_design(rng=1000 + k)
         model = pmv.ml_lvm(data, TWO, clusters="cluster")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -20,6 +20,7 @@ import pandas as pd
 
 from pm_mlvm.ml.fit import Fitter
 from pm_mlvm.spec.mlvm import MLVMSpec, build_spec
+from pm_mlvm.spec.syntax import syntax_arguments
 from pm_mlvm.errors import MLVMInputError
 from pm_mlvm.stats.twolevel import TwoLevelStats, survey
 
@@ -161,6 +162,7 @@ def ml_lvm(
     estimator: str = "default",
     fix=None,
     groups=None,
+    model: str | None = None,
     **matrices,
 ) -> MLVM:
     """Two-level latent variable model (psychonetrics' ``ml_lvm``).
@@ -182,8 +184,20 @@ def ml_lvm(
         Observed variables (default: every other column).
     latents : list of str, optional
         Factor names (default: dict keys, DataFrame columns or ``Eta_1..``).
-    within_latent, between_latent, within_residual, between_residual : str
-        Structure of Ψ_W, Ψ_B, Θ_W, Θ_B: ``"cov"``, ``"chol"``, ``"prec"``, ``"ggm"``, ``"cor"``.
+    within_latent : {"cov", "chol", "prec", "ggm", "cor"}
+        Structure of Ψ_W, the within-cluster latent covariance (``sigma_zeta_within``):
+        a free covariance, its Cholesky factor, its precision (inverse), a Gaussian
+        graphical model (partial correlations ``omega_zeta_within``), or SDs and correlations.
+    between_latent : {"cov", "chol", "prec", "ggm", "cor"}
+        Structure of Ψ_B, the between-cluster latent covariance (``sigma_zeta_between``);
+        ``"ggm"`` makes the cluster-level latents a network (``omega_zeta_between``).
+    within_residual : {"cov", "chol", "prec", "ggm", "cor"}
+        Structure of Θ_W, the within-cluster residual covariance (``sigma_epsilon_within``),
+        diagonal by default; ``"ggm"`` gives a (by default empty) residual network.
+    between_residual : {"cov", "chol", "prec", "ggm", "cor"}
+        Structure of Θ_B, the between-cluster residual covariance
+        (``sigma_epsilon_between``), diagonal by default; ``"ggm"`` as for
+        ``within_residual``.
     beta_within, beta_between : pattern, optional
         q×q structural regressions (row regressed on column); diagonals are fixed at 0.
     identification : {"loadings", "variance"}
@@ -192,6 +206,15 @@ def ml_lvm(
         See the module docstring.
     fix : dict, optional
         ``{(matrix, row, col): value}`` fixes cells, e.g. ``{("lambda", "y1", "F1"): 0.8}``.
+    model : str, optional
+        lavaan model syntax instead of ``lambda_`` (not both), e.g.
+        ``"F1 =~ y1 + y2 + y3; F2 =~ y4 + y5 + y6"`` (one block: both levels) or lavaan's
+        ``level: 1`` / ``level: 2`` form with the loadings labelled equal across levels.
+        ``=~``, ``~`` between factors, ``~~``, ``y ~ 1``, fixed values, ``NA*`` and labels
+        map onto the arguments here; what does not map (different loadings per level,
+        level-only variables, other equality labels) raises ``MLVMInputError`` naming the
+        line. ``vars`` defaults to the model's observed variables. See
+        :mod:`pm_mlvm.spec.syntax`.
     **matrices
         psychonetrics matrix patterns: ``sigma_zeta_within=``, ``omega_epsilon_between=``,
         ``delta_zeta_within=``, ``kappa_...``, ``lowertri_...``, ``rho_...``, ``SD_...``;
@@ -214,6 +237,19 @@ def ml_lvm(
         raise NotImplementedError("several groups (groups=) are on the roadmap; fit each group "
                                   "separately for now")
     choose_estimator(estimator, False, 10)  # validate the name before touching the data
+    if model is not None:
+        columns = (data.var_names if isinstance(data, TwoLevelStats)
+                   else [c for c in data.columns if c != clusters])
+        args = syntax_arguments(
+            model, columns, dict(lambda_=lambda_, vars=columns if isinstance(
+                data, TwoLevelStats) else vars, beta_within=beta_within,
+                                 beta_between=beta_between, fix=fix, **matrices),
+            identification=identification,
+            types=dict(within_latent=within_latent, between_latent=between_latent,
+                       within_residual=within_residual, between_residual=between_residual))
+        lambda_, vars, beta_within, beta_between, fix = (
+            args.pop(k) for k in ("lambda_", "vars", "beta_within", "beta_between", "fix"))
+        matrices = args
     if isinstance(data, TwoLevelStats):
         stats = data
         if estimator == "default":

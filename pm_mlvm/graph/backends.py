@@ -45,7 +45,7 @@ HAS_JAX = importlib.util.find_spec("jax") is not None
 # --------------------------------------------------------------------------- Numba
 def _numba_value_grad(route):
     """A jitted (weights?, mu, sw, sb, *data) -> (per-cluster, dmu, dw, db) of the route."""
-    if route == "complete":
+    if route == "sizes":
         kernel = nk.complete_value_grad
 
         @numba_njit
@@ -79,7 +79,7 @@ def _numba_per_cluster(op, node=None, **kwargs):
 
 @register_funcify_default_op_cache_key(TwoLevelLogLikWeightedGrad)
 def _numba_weighted_grad(op, node=None, **kwargs):
-    if op.route == "complete":
+    if op.route == "sizes":
         kernel = nk.complete_weighted_grad
 
         @numba_njit
@@ -97,7 +97,7 @@ def _numba_weighted_grad(op, node=None, **kwargs):
 
 @register_funcify_default_op_cache_key(TwoLevelGradPerCluster)
 def _numba_grad_per_cluster(op, node=None, **kwargs):
-    kernel = (nk.complete_grad_per_cluster if op.route == "complete"
+    kernel = (nk.complete_grad_per_cluster if op.route == "sizes"
               else nk.rows_grad_per_cluster)
 
     @numba_njit

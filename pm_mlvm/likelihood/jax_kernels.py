@@ -74,7 +74,7 @@ def _complete_factors(mu, sigma_within, sigma_between, sizes, need_within):
 
 def complete_total(mu, sigma_within, sigma_between, sizes, size_counts, size_index,
                    mean_by_size, cov_by_size, scatter_within, cluster_means, cluster_scatter):
-    """Total log-likelihood from the per-size statistics (route ``"complete"``)."""
+    """Total log-likelihood from the per-size statistics (route ``"sizes"``)."""
     counts = size_counts.astype(mu.dtype)
     n_within = jnp.sum((sizes - 1) * size_counts).astype(mu.dtype)
     ok, n, inv_n, logdet_n, inv_w, logdet_w = _complete_factors(
@@ -92,7 +92,7 @@ def complete_total(mu, sigma_within, sigma_between, sizes, size_counts, size_ind
 def complete_per_cluster(mu, sigma_within, sigma_between, sizes, size_counts, size_index,
                          mean_by_size, cov_by_size, scatter_within, cluster_means,
                          cluster_scatter):
-    """(J,) per-cluster contributions (route ``"complete"``)."""
+    """(J,) per-cluster contributions (route ``"sizes"``)."""
     n_all = sizes[size_index].astype(mu.dtype)
     ok, n, inv_n, logdet_n, inv_w, logdet_w = _complete_factors(
         mu, sigma_within, sigma_between, sizes, jnp.any(n_all > 1))
@@ -146,8 +146,8 @@ def rows_total(mu, sigma_within, sigma_between, *data):
     return jnp.sum(rows_per_cluster(mu, sigma_within, sigma_between, *data))
 
 
-TOTAL = {"complete": complete_total, "rows": rows_total}
-PER_CLUSTER = {"complete": complete_per_cluster, "rows": rows_per_cluster}
+TOTAL = {"sizes": complete_total, "rows": rows_total}
+PER_CLUSTER = {"sizes": complete_per_cluster, "rows": rows_per_cluster}
 
 
 # ------------------------------------------------------------ derivatives (autodiff)

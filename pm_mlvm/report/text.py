@@ -65,12 +65,11 @@ def fit_summary(fit) -> str:
                          f"{_fmt(r['est'])}{_fmt(r['se'])}{_fmt(r['z'], digits=2)}"
                          f"{_fmt(r['pvalue'])}")
     for step in getattr(fit, "history", ()):
-        if step["step"] == "prune":
-            cells = ", ".join(f"{m}[{r},{c}]" for m, r, c in step["removed"])
-            lines.append(f"prune (alpha={step['alpha']}, adjust={step['adjust']}): removed {cells}")
+        cells = ", ".join(map(str, step.params))
+        if step.kind == "prune":
+            lines.append(f"prune (alpha={step.alpha}, adjust={step.adjust}): removed {cells}")
         else:
-            m, r, c = step["added"]
-            lines.append(f"stepup: freed {m}[{r},{c}] (MI {step['mi']:.2f})")
+            lines.append(f"stepup: freed {cells} (MI {step.statistic:.2f}, LR {step.lr:.2f})")
     for note in fit.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)

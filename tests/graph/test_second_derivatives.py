@@ -34,7 +34,7 @@ def _costs(stats, theta, weights):
 def test_hessian_through_every_op_equals_central_differences_of_the_gradient(rng, missing):
     y, cl, *_ = random_twolevel(rng, P, [2, 5, 1, 3, 4, 4, 2], missing)
     stats = pmv.TwoLevelStats.from_arrays(y, cl)
-    assert stats.row_route == (missing > 0)
+    assert (stats.route == "rows") == (missing > 0)
     theta = pt.dvector("theta")
     weights = rng.uniform(0.5, 1.5, size=stats.n_clusters)
     t0 = 0.5 * rng.normal(size=P + 2 * P * P)
