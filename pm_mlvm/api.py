@@ -53,15 +53,19 @@ class MLVM:
         The data's statistics.
     estimator : str
         ``"ML"`` or ``"FIML"``; ``estimator_reason`` says why.
+    data : pandas.DataFrame or None
+        The frame the model was built from (a reference: never copied or modified; ``None``
+        when built from statistics), for factor scores; ``clusters`` its cluster column.
     """
 
     def __init__(self, spec: MLVMSpec, stats: TwoLevelStats, estimator: str, reason: str,
-                 data=None):
+                 data=None, clusters=None):
         self.spec = spec
-        self.data = data  # (rows of the variables, their cluster ids), or None for statistics
         self.stats = stats
         self.estimator = estimator
         self.estimator_reason = reason
+        self.data = data
+        self.clusters = clusters
 
     @cached_property
     def _built(self):
@@ -110,7 +114,8 @@ class MLVM:
         if information is None:
             information = "observed" if se == "robust" else "expected"
         return Fitter(self.stats, estimator=self.estimator, information=information,
-                      maxiter=maxiter, se=se).fit(self.spec, start=start)
+                      maxiter=maxiter, se=se, data=self.data,
+                      clusters=self.clusters).fit(self.spec, start=start)
 
     def bayesian_model(self, priors=None, sparsity=None):
         """The ``pm.Model`` that :meth:`sample` samples: the default (or given) priors, the
@@ -282,7 +287,6 @@ def ml_lvm(
         lambda_, vars, beta_within, beta_between, fix = (
             args.pop(k) for k in ("lambda_", "vars", "beta_within", "beta_between", "fix"))
         matrices = args
-    rows = None
     if isinstance(data, TwoLevelStats):
         stats = data
         if estimator == "default":
@@ -300,8 +304,6 @@ def ml_lvm(
         chosen, reason = choose_estimator(estimator, has_missing, max_size)
         route = "rows" if chosen == "FIML" else "auto"
         stats = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars, route=route)
-        keep = data[clusters].notna().to_numpy()
-        rows = (data.loc[keep, list(stats.var_names)], data.loc[keep, clusters])
     else:
         raise MLVMInputError(f"data must be a pandas DataFrame (one row per unit) or "
                              f"TwoLevelStats; got {type(data).__name__}")
@@ -311,7 +313,9 @@ def ml_lvm(
                       within_residual=within_residual, between_residual=between_residual,
                       beta_within=beta_within, beta_between=beta_between,
                       identification=identification, fix=fix, **matrices)
-    return MLVM(spec, stats, chosen, reason, data=rows)
+    frame = data if isinstance(data, pd.DataFrame) else None
+    return MLVM(spec, stats, chosen, reason, data=frame,
+                clusters=clusters if frame is not None else None)
 
 
 def _check_separable(stats: TwoLevelStats) -> None:

@@ -94,11 +94,15 @@ def check_sample_arguments(draws, tune, chains, pm_kwargs) -> None:
 
 
 def _rows(mlvm):
-    data = getattr(mlvm, "data", None)
-    if data is None:
+    """(the rows of the model's variables, their cluster ids) of the frame the model was built
+    from (rows without a cluster id dropped, as the statistics drop them), or None."""
+    frame = getattr(mlvm, "data", None)
+    if frame is None:
         return None
-    frame, ids = data
-    return frame, np.asarray(ids)
+    keep = frame[mlvm.clusters].notna().to_numpy()
+    by_name = {str(column): column for column in frame.columns}
+    columns = [by_name[name] for name in mlvm.stats.var_names]
+    return frame.loc[keep, columns], np.asarray(frame.loc[keep, mlvm.clusters])
 
 
 def bayesian_model(mlvm, priors=None, sparsity=None):

@@ -21,6 +21,8 @@ Nothing here is compiled or shared between threads, so concurrent fits are indep
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,7 @@ from pm_mlvm.likelihood.information import invert_information
 from pm_mlvm.likelihood.objective import Objective
 from pm_mlvm.likelihood.optimize import maximize
 from pm_mlvm.likelihood.reference_models import reference_models
-from pm_mlvm.ml import robust, search
+from pm_mlvm.ml import bootstrap, robust, scores, search, standardized
 from pm_mlvm.ml.fitmeasures import fit_measures
 from pm_mlvm.ml.result import MLResult
 from pm_mlvm.spec.mlvm import MLVMSpec
@@ -84,10 +86,14 @@ class Fitter:
     se : {"standard", "robust"}
         Default standard errors of :meth:`fit` (refits by prune / stepup keep it):
         the inverse information, or the cluster-robust sandwich (lavaan's MLR).
+    data : pandas.DataFrame, optional
+        The rows the statistics were computed from (a reference, never copied or modified),
+        for factor scores; ``clusters`` names its cluster column.
     """
 
     def __init__(self, stats: TwoLevelStats, estimator: str = "ML",
-                 information: str = "expected", maxiter: int = 10000, se: str = "standard"):
+                 information: str = "expected", maxiter: int = 10000, se: str = "standard",
+                 data=None, clusters=None):
         check_choice("information", information, INFORMATION)
         check_choice("se", se, robust.SE_TYPES)
         if not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool) or \
@@ -99,6 +105,8 @@ class Fitter:
         self.information = information
         self.maxiter = int(maxiter)
         self.se = se
+        self.data = data
+        self.clusters = clusters
 
     # ------------------------------------------------------------------ fitting
     def information_kind(self) -> str:
@@ -196,11 +204,53 @@ class Fitter:
     def modification_indices(self, result: MLResult, matrices=None) -> pd.DataFrame:
         return search.modification_indices(result, matrices)
 
+    def standardized(self, result: MLResult, kind: str = "std.all") -> pd.DataFrame:
+        """Standardized solution with delta-method SEs
+        (:func:`pm_mlvm.ml.standardized.standardized_solution`)."""
+        return standardized.standardized_solution(result.spec, result.theta, result.vcov, kind)
+
+    def icc(self, result: MLResult, source: str = "saturated") -> pd.Series:
+        """Intraclass correlations (:func:`pm_mlvm.ml.scores.icc_series`)."""
+        return scores.icc_series(result.stats, result.spec.implied(result.theta), source)
+
+    def factor_scores(self, result: MLResult, level="within", data=None,
+                      clusters=None) -> pd.DataFrame:
+        """Factor scores of one level (:func:`pm_mlvm.ml.scores.scores_frame`) from ``data``
+        or, by default, the rows the model was built from."""
+        scores.level_number(level)
+        if data is None:
+            if self.data is None:
+                raise MLVMInputError(
+                    "data=None, but this fit was made from statistics alone, without the "
+                    "rows: factor scores need them; pass data= (a DataFrame with the model's "
+                    "variables and the cluster column) and clusters=")
+            data = self.data
+        clusters = self.clusters if clusters is None else clusters
+        return scores.scores_frame(result.spec, derived_matrices_at(result), data, clusters,
+                                   level)
+
+    def bootstrap(self, result: MLResult, n: int = 1000, seed=None, n_jobs: int = 1,
+                  fit_measures: bool = True, progress: bool = False) -> MLResult:
+        """The result with cluster-bootstrap draws attached
+        (:func:`pm_mlvm.ml.bootstrap.run_bootstrap`); replicates refit ``result.spec`` with
+        this fitter's options, starting from ``result.theta``."""
+        make_fitter = partial(Fitter, estimator=self.estimator, information=self.information,
+                              maxiter=self.maxiter)
+        draws = bootstrap.run_bootstrap(result.spec, result.stats, result.theta, make_fitter,
+                                        n=n, seed=seed, n_jobs=n_jobs,
+                                        fit_measures=fit_measures, progress=progress)
+        return replace(result, bootstrap_draws=draws)
+
     def prune(self, result: MLResult, **kwargs) -> MLResult:
         return search.prune(result, self, **kwargs)
 
     def stepup(self, result: MLResult, **kwargs) -> MLResult:
         return search.stepup(result, self, **kwargs)
+
+
+def derived_matrices_at(result: MLResult) -> dict:
+    """Every matrix of a result at its estimates."""
+    return result.spec.derived_matrices(result.theta)
 
 
 def _warn(result: MLResult) -> None:
@@ -220,7 +270,9 @@ def _warn(result: MLResult) -> None:
 
 
 def fit_ml(spec: MLVMSpec, stats: TwoLevelStats, information: str = "expected", start=None,
-           maxiter: int = 10000, estimator: str = "ML", se: str = "standard") -> MLResult:
-    """Fit ``spec`` to ``stats`` by maximum likelihood (a :class:`Fitter` of its own)."""
+           maxiter: int = 10000, estimator: str = "ML", se: str = "standard",
+           data=None, clusters=None) -> MLResult:
+    """Fit ``spec`` to ``stats`` by maximum likelihood (a :class:`Fitter` of its own);
+    ``data``/``clusters``: the rows, for factor scores."""
     return Fitter(stats, estimator=estimator, information=information,
-                  maxiter=maxiter, se=se).fit(spec, start=start)
+                  maxiter=maxiter, se=se, data=data, clusters=clusters).fit(spec, start=start)

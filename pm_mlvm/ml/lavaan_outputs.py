@@ -27,6 +27,10 @@ two-level SEMs*; Yuan & Bentler 2000):
 * Yuan–Bentler (Mplus variant): c = [tr(A1⁻¹B1) − tr(E⁺B0)] / df, the first trace from the
   unrestricted (h1) model, the second from the fitted model.
 
+:func:`standardize` and :func:`latent_covariance` are analytic in their inputs and accept
+complex matrices, so complex-step differentiation gives their exact Jacobians (the delta-method
+SEs of :mod:`pm_mlvm.ml.standardized`).
+
 Numerical trouble (a non-positive variance, a singular matrix) gives NaN/inf entries,
 never an exception; bad arguments raise :class:`pm_mlvm.errors.MLVMInputError`.
 """
@@ -51,8 +55,14 @@ STANDARDIZATIONS = ("std.all", "std.lv")
 
 # --------------------------------------------------------------------------- helpers
 
+def _numeric(value) -> np.ndarray:
+    """Float array, or complex when given complex numbers (complex-step derivatives)."""
+    arr = np.asarray(value)
+    return arr.astype(complex if np.iscomplexobj(arr) else float, copy=False)
+
+
 def _square(name: str, value, size: int | None = None) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
+    arr = _numeric(value)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise MLVMInputError(f"{name} must be a square matrix; got shape {arr.shape}")
     if size is not None and arr.shape[0] != size:
@@ -61,7 +71,7 @@ def _square(name: str, value, size: int | None = None) -> np.ndarray:
 
 
 def _lambda(value) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
+    arr = _numeric(value)
     if arr.ndim != 2:
         raise MLVMInputError(f"lambda_ must be a p×q matrix; got shape {arr.shape}")
     return arr
@@ -198,7 +208,7 @@ def standardize(mats: Mapping, kind: str = "std.all") -> dict:
         if level == "between":
             sd_between = sd_ov
     if mats.get("nu") is not None:
-        nu = np.asarray(mats["nu"], dtype=float).reshape(-1)
+        nu = _numeric(mats["nu"]).reshape(-1)
         if nu.shape != (p,):
             raise MLVMInputError(f"nu must have {p} entries; got shape {nu.shape}")
         out["nu"] = _divide(nu, sd_between) if kind == "std.all" else nu.copy()

@@ -4,7 +4,8 @@ Estimates live in θ (the spec's free parameters); everything else is derived fr
 covariance matrix of θ on demand (cached). Matrix names follow psychonetrics.
 
 A result is a value: it imports no algorithm. What needs one (fit measures, modification
-indices, prune, stepup) goes through the ``fitter`` that made it
+indices, prune, stepup, standardized solutions, ICCs, factor scores, the bootstrap) goes
+through the ``fitter`` that made it
 (:class:`pm_mlvm.ml.fit.Fitter`), which owns the data and the fitting options.
 """
 
@@ -17,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pm_mlvm._distributions import norm_sf
+from pm_mlvm._distributions import norm_isf, norm_sf
+from pm_mlvm.errors import MLVMInputError
 from pm_mlvm.report.html import fit_html
 from pm_mlvm.report.text import fit_summary
 from pm_mlvm.spec.mlvm import MLVMSpec
@@ -50,6 +52,9 @@ class MLResult:
         sandwich, lavaan's MLR; the fit measures then add the scaled test and robust indices)
     on_bound : mask of parameters held on a bound by the gradient (Heywood cases)
     fitter : the :class:`~pm_mlvm.ml.fit.Fitter` that made this result
+    bootstrap_draws : cluster-bootstrap replicates
+        (:class:`~pm_mlvm.ml.bootstrap.BootstrapDraws`) of a result returned by
+        :meth:`bootstrap`; ``None`` otherwise
     """
 
     spec: MLVMSpec
@@ -71,6 +76,7 @@ class MLResult:
     history: tuple = ()
     fitter: Any = field(default=None, repr=False)
     se_type: str = "standard"
+    bootstrap_draws: Any = field(default=None, repr=False)
 
     def __post_init__(self):
         for arr in (self.theta, self.vcov, self.on_bound):
@@ -98,17 +104,40 @@ class MLResult:
         free = table[table["free"]].sort_values("par")
         return free[self.on_bound[free["par"].to_numpy()]].reset_index(drop=True)
 
-    def parameters(self) -> pd.DataFrame:
+    def parameters(self, ci: str | None = None, level: float = 0.95) -> pd.DataFrame:
         """Free parameters and non-zero fixed cells: matrix, row, col, level, est, se, z,
-        pvalue, free."""
+        pvalue, free, par.
+
+        Parameters
+        ----------
+        ci : {None, "wald", "bootstrap"}
+            Add ``ci_lower`` and ``ci_upper``: est ± z·se (``"wald"``), or the percentile
+            interval of the cluster bootstrap (``"bootstrap"``; a result from
+            :meth:`bootstrap`). Fixed cells get NaN.
+        level : float
+            Coverage of the interval.
+        """
+        if ci not in (None, "wald", "bootstrap"):
+            raise MLVMInputError(f"ci={ci!r} is not valid; valid: None, 'wald', 'bootstrap'")
+        if ci is not None and not (isinstance(level, float | int) and 0 < level < 1):
+            raise MLVMInputError(f"level={level!r} must be a number between 0 and 1")
         table = self.spec.parameter_table()
         est = self.theta
-        z = est / self.se
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = est / self.se
         frame = pd.DataFrame({
             "matrix": table["matrix"], "row": table["row"], "col": table["col"],
             "level": table["level"], "est": est, "se": self.se, "z": z,
             "pvalue": 2 * norm_sf(np.abs(z)), "free": True, "par": table["par"],
         })
+        if ci == "wald":
+            half = norm_isf((1 - level) / 2) * self.se
+            frame["ci_lower"], frame["ci_upper"] = est - half, est + half
+        elif ci == "bootstrap":
+            if self.bootstrap_draws is None:
+                raise MLVMInputError("ci='bootstrap' needs bootstrap draws: use the result of "
+                                     "fit.bootstrap(n=..., seed=...)")
+            frame["ci_lower"], frame["ci_upper"] = self.bootstrap_draws.interval(level)
         fixed_rows = []
         for name, mat in self.spec.matrices.items():
             rows, cols = np.nonzero(~mat.free & (mat.fixed != 0))
@@ -196,6 +225,53 @@ class MLResult:
         while the LR test is significant and ``criterion`` does not get worse."""
         return self.fitter.stepup(self, alpha=alpha, criterion=criterion, matrices=matrices,
                                   max_steps=max_steps, progress=progress)
+
+    # ------------------------------------------------------- lavaan-style outputs
+    def standardized(self, kind: str = "std.all") -> pd.DataFrame:
+        """Standardized solution as lavaan's ``standardizedSolution(type=kind)``, per level,
+        with delta-method SEs (complex-step Jacobian × ``vcov``).
+
+        ``kind``: ``"std.all"`` (latents and observed variables standardized) or ``"std.lv"``
+        (latents only). Columns: matrix, row, col, level, est_std, se, z, pvalue; Λ appears
+        once per level, Ψ/Θ as the blocks' covariances (``sigma_zeta_*``,
+        ``sigma_epsilon_*``) whatever their parameterisation. See
+        :mod:`pm_mlvm.ml.standardized`.
+        """
+        return self.fitter.standardized(self, kind)
+
+    def icc(self, source: str = "saturated") -> pd.Series:
+        """Intraclass correlation Σ_B,kk / (Σ_W,kk + Σ_B,kk) per variable.
+
+        ``source="saturated"`` (default, as lavaan's ``lavInspect(fit, "icc")``): from the
+        unrestricted two-level model at its maximum; ``"implied"``: from this model's
+        implied Σ_W and Σ_B.
+        """
+        return self.fitter.icc(self, source)
+
+    def factor_scores(self, level="within", data=None, clusters=None) -> pd.DataFrame:
+        """Empirical-Bayes (regression) factor scores, as lavaan's ``lavPredict(fit,
+        level = 1 / 2)``.
+
+        ``level="within"``: one row per unit (indexed like the data); ``"between"``: one row
+        per cluster (indexed by cluster id, in order of first appearance). ``data`` defaults
+        to the frame the model was built from; a fit from statistics alone needs ``data=``
+        (and ``clusters=``). Rows with missing cells are refused. See
+        :mod:`pm_mlvm.ml.scores`.
+        """
+        return self.fitter.factor_scores(self, level=level, data=data, clusters=clusters)
+
+    def bootstrap(self, n: int = 1000, seed=None, n_jobs: int = 1,
+                  fit_measures: bool = True, progress: bool = False):
+        """Cluster bootstrap: a new result, equal to this one, with ``n`` replicates attached
+        (``bootstrap_draws``: estimates, fit measures, convergence).
+
+        Clusters are resampled with replacement and the model refitted from these
+        estimates, in ``n_jobs`` processes (−1: one per CPU); ``seed`` makes the draws
+        reproducible whatever ``n_jobs``. Percentile intervals:
+        ``parameters(ci="bootstrap")``. See :mod:`pm_mlvm.ml.bootstrap`.
+        """
+        return self.fitter.bootstrap(self, n=n, seed=seed, n_jobs=n_jobs,
+                                     fit_measures=fit_measures, progress=progress)
 
     # --------------------------------------------------------------- reporting
     def summary(self) -> str:
