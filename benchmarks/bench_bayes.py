@@ -1,13 +1,18 @@
 """Benchmark: NUTS on the seed example (wall time, diagnostics) and a coverage study.
 
-Run:  OPENBLAS_NUM_THREADS=1 python benchmarks/bench_bayes.py [--coverage 20]
+Run:  OPENBLAS_NUM_THREADS=1 python benchmarks/bench_bayes.py [--coverage 20] [--samplers]
 
 Part 1 samples the seed example (60 clusters x 10, two factors) with ``model.sample`` —
 2 chains x 1000 draws after 1000 tuning steps, ``cores=2`` — and prints wall time, divergences,
 the largest r_hat and the smallest bulk ESS. Part 2 (``--coverage N``) simulates N data sets
 from the seed design, samples each (2 x 500 draws) and reports how often the 90 % equal-tailed
 intervals of the free loadings and of the latent and residual variances on both levels cover
-the generating values, with a binomial 95 % interval for the rate.
+the generating values, with a binomial 95 % interval for the rate. Part 3 (``--samplers``) samples the seed model and
+a p = 20, J = 500 model side by side with ``pm.sample`` (C backend), nutpie (Numba) and numpyro
+(JAX), 2 chains x 1000 draws after 1000 tuning steps: wall time, the compile time (a
+zero-draw run), ESS/s, and the kernel's own cost times nutpie's gradient evaluations beside
+nutpie's sampling time; plus a naive PyMC model of the seed CFA (non-centred cluster effects,
+row-wise multivariate normal likelihood) for scale.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ def seed_run():
 def coverage(n_sets: int):
     hits = []
     for k in range(n_sets):
-        data = pmv.seed_example(rng=1000 + k)
+        data = pmv.simulate_seed_design(rng=1000 + k)
         model = pmv.ml_lvm(data, TWO, clusters="cluster")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -74,10 +79,131 @@ def coverage(n_sets: int):
                           "95% CI low": lo, "95% CI high": hi}])
 
 
+def _simulated(p, n_clusters, size, rng):
+    """A two-factor CFA with p indicators (half per factor), J clusters of ``size`` rows."""
+    half = p // 2
+    lam = np.zeros((p, 2))
+    lam[:half, 0] = np.linspace(1.0, 0.6, half)
+    lam[half:, 1] = np.linspace(1.0, 0.6, p - half)
+    sw = lam @ lam.T + 0.5 * np.eye(p)
+    sb = 0.5 * lam @ lam.T + 0.3 * np.eye(p)
+    df = pmv.simulate_twolevel(n_clusters, size, np.zeros(p), sw, sb, rng=rng)
+    names = [c for c in df.columns if c != "cluster"]
+    return df, {"F1": names[:half], "F2": names[half:]}
+
+
+def _diagnostics(idata):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        summary = az.summary(idata, var_names=["lambda"], kind="diagnostics")
+    summary = summary[np.isfinite(summary["r_hat"])]
+    return float(summary["r_hat"].max()), float(summary["ess_bulk"].min())
+
+
+def _kernel_cost(model):
+    """Seconds per call of the bare NumPy kernel (value + gradient) at the ML estimates."""
+    from pm_mlvm.likelihood.routes import ROUTES, data_arrays
+
+    implied = model.fit().implied()
+    route, data = data_arrays(model.stats)
+    args = (np.asarray(implied["mu"]), np.asarray(implied["sigma_within"]),
+            np.asarray(implied["sigma_between"]), *data)
+    total = ROUTES[route].total
+    n = 200
+    t0 = time.perf_counter()
+    for _ in range(n):
+        total(*args)
+    return (time.perf_counter() - t0) / n
+
+
+def sampler_run(label, data, lambda_, draws=1000, tune=1000):
+    model = pmv.ml_lvm(data, lambda_, clusters="cluster")
+    kernel = _kernel_cost(model)
+    rows = []
+    for sampler in ("pymc", "nutpie", "numpyro"):
+        kwargs = dict(chains=2, random_seed=1, nuts_sampler=sampler)
+        if sampler == "pymc":
+            kwargs["cores"] = 2
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.sample(draws=10, tune=10, **kwargs)  # compile (and warm the caches)
+        compile_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            idata = model.sample(draws=draws, tune=tune, **kwargs)
+        wall = time.perf_counter() - t0
+        rhat, ess = _diagnostics(idata)
+        row = {"model": label, "sampler": sampler, "compile s": round(compile_s, 1),
+               "wall s": round(wall, 1), "max r_hat": round(rhat, 3), "min ess": int(ess),
+               "ESS/s": round(ess / wall, 1)}
+        stats = idata.sample_stats
+        if "n_steps" in stats:  # nutpie: gradient evaluations x the bare kernel's cost
+            n_grad = int(stats["n_steps"].sum())
+            row["kernel x grads s"] = round(n_grad * kernel, 2)
+        rows.append(row)
+    return rows
+
+
+def naive_run(draws=1000, tune=1000):
+    """The seed CFA as a naive PyMC model: explicit non-centred cluster effects (latent and
+    residual), within part marginalised, row-wise MvNormal likelihood."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    df = pmv.load_seed_example()
+    names = [c for c in df.columns if c != "cluster"]
+    y = df[names].to_numpy()
+    codes, _ = pd.factorize(df["cluster"])
+    n_clusters, p = codes.max() + 1, len(names)
+    with pm.Model() as model:
+        free = pm.Normal("lambda_free", 0.7, 1.0, shape=4)
+        lam = pt.zeros((p, 2))
+        lam = pt.set_subtensor(lam[[0, 3], [0, 1]], 1.0)
+        lam = pt.set_subtensor(lam[[1, 2, 4, 5], [0, 0, 1, 1]], free)
+        nu = pm.Normal("nu", 0, 5, shape=p)
+        psi_w = pm.HalfNormal("psi_w", 1.0, shape=2)
+        psi_b = pm.HalfNormal("psi_b", 1.0, shape=2)
+        theta_w = pm.HalfNormal("theta_w", 1.0, shape=p)
+        theta_b = pm.HalfNormal("theta_b", 1.0, shape=p)
+        z_eta = pm.Normal("z_eta", 0, 1, shape=(n_clusters, 2))
+        z_eps = pm.Normal("z_eps", 0, 1, shape=(n_clusters, p))
+        effect = (z_eta * pt.sqrt(psi_b)) @ lam.T + z_eps * pt.sqrt(theta_b)
+        sigma_w = lam @ pt.diag(psi_w) @ lam.T + pt.diag(theta_w)
+        pm.MvNormal("y", mu=nu + effect[codes], cov=sigma_w, observed=y)
+        pm.Deterministic("lambda", lam)
+    t0 = time.perf_counter()
+    with model, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = pm.sample(draws=draws, tune=tune, chains=2, cores=2, random_seed=1,
+                          progressbar=False)
+    wall = time.perf_counter() - t0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        summary = az.summary(idata, var_names=["lambda_free"], kind="diagnostics")
+    ess = float(summary["ess_bulk"].min())
+    return [{"model": "seed, naive PyMC", "sampler": "pymc", "wall s": round(wall, 1),
+             "max r_hat": round(float(summary["r_hat"].max()), 3), "min ess": int(ess),
+             "ESS/s": round(ess / wall, 1)}]
+
+
+def samplers():
+    rows = sampler_run("seed 60 x 10", pmv.load_seed_example(), TWO)
+    data, lam = _simulated(20, 500, 10, rng=7)
+    rows += sampler_run("p=20, J=500", data, lam)
+    rows += naive_run()
+    return pd.DataFrame(rows)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--coverage", type=int, default=0, help="number of simulated data sets")
+    parser.add_argument("--samplers", action="store_true", help="pymc vs nutpie vs numpyro")
     args = parser.parse_args()
+    if args.samplers:
+        print(samplers().to_string(index=False))
+        return
     print(seed_run().to_string(index=False))
     if args.coverage:
         print(coverage(args.coverage).to_string(index=False))

@@ -130,7 +130,7 @@ NOTEBOOKS = {
     "04_missing_data.ipynb": [
         ("md", "# Within-cluster missing data"),
         ("code", SETUP),
-        ("code", "data = pmv.seed_example(n_clusters=80, cluster_size=(5, 15), rng=7)\n"
+        ("code", "data = pmv.simulate_seed_design(n_clusters=80, cluster_size=(5, 15), rng=7)\n"
                  "rng = np.random.default_rng(8)\ncols = [f\"y{k}\" for k in range(1, 7)]\n"
                  "mask = rng.random((len(data), 6)) < 0.10\n"
                  "observed = data.copy()\nobserved[cols] = observed[cols].mask(mask)\n"
@@ -146,8 +146,151 @@ NOTEBOOKS = {
         ("code", 'complete = pmv.ml_lvm(data, lam, clusters="cluster").fit()\n'
                  'pd.DataFrame({"complete": complete.parameters()["est"], '
                  '"10% missing": fit.parameters()["est"]}).round(3).head(12)'),
+        ("md", "The model fitted to the incomplete data, as a path diagram:"),
+        ("code", "pmv.plot_path(fit);"),
     ],
 }
+
+SEED_R_SIMULATION = """library("psychonetrics")
+library("dplyr")
+# --- Simulate two-level data ---
+set.seed(2)
+nCluster <- 60; perCluster <- 10; nv <- 6
+cl <- rep(seq_len(nCluster), each = perCluster)
+# True loadings (2 factors, 3 indicators each):
+loadings <- matrix(0, nv, 2)
+loadings[1:3, 1] <- c(1, .8, .6)
+loadings[4:6, 2] <- c(1, .8, .6)
+# Between-cluster latents, within latents, and residuals on both levels:
+eta_b <- matrix(rnorm(nCluster * 2, 0, sqrt(0.5)), nCluster, 2)
+eta_w <- matrix(rnorm(nCluster * perCluster * 2), nCluster * perCluster, 2)
+u_b <- matrix(rnorm(nCluster * nv, 0, sqrt(0.3)), nCluster, nv)
+Y <- (eta_b[cl, ] + eta_w) %*% t(loadings) + u_b[cl, ] +
+matrix(rnorm(nCluster * perCluster * nv, 0, sqrt(0.5)), ncol = nv)
+Data <- as.data.frame(Y)
+colnames(Data) <- paste0("y", 1:nv)
+Data$cluster <- cl"""
+
+FROM_PSYCHONETRICS = [
+    ("md", "# From psychonetrics: the seed document, section by section\n\n"
+           "The psychonetrics documentation of the `ml_lvm` family (this project's *seed "
+           "document*) walks through a simulated two-level CFA, its latent covariances on "
+           "both levels, the two exact estimators (ML from sufficient statistics and FIML) "
+           "and the network variants. This notebook follows it section by section: the "
+           "document's R code as text, the pm_mlvm code beside it, and the reference "
+           "numbers -- those printed in the document (psychonetrics) and lavaan 0.6.14's on "
+           "the same data -- read from the committed JSON in `tests/reference/seed/`."),
+    ("code", SETUP + "\nimport json\nimport time\nfrom pathlib import Path\n"
+             'REF = Path("..") / "tests" / "reference" / "seed"\n'
+             'ref = {k: json.loads((REF / f"seed_60x{k}.json").read_text()) for k in (10, 18)}'),
+    ("md", "## 1. Simulate two-level data\n\nThe document's R code (60 clusters of 10 "
+           "units; between-cluster latents with variance 0.5, within latents with variance "
+           "1, residual variances 0.3 and 0.5):\n\n```r\n" + SEED_R_SIMULATION + "\n```\n\n"
+           "`tests/reference/seed/make_seed_reference.R` runs exactly this code (R's "
+           "`set.seed(2)` stream) and writes the CSV that pm_mlvm ships, so no R is needed "
+           "here:"),
+    ("code", "data = pmv.load_seed_example()   # cluster_size=18 for the ML-vs-FIML variant\n"
+             'print(data.shape, data["cluster"].nunique(), "clusters")\ndata.head()'),
+    ("md", "## 2. Fit the two-level CFA\n\n```r\nLambda <- matrix(0, nv, 2)\n"
+           "Lambda[1:3, 1] <- 1\nLambda[4:6, 2] <- 1\n"
+           "mod_ml <- ml_lvm(Data, lambda = Lambda, clusters = \"cluster\",\n"
+           "                 vars = paste0(\"y\", 1:nv)) %>% runmodel\nmod_ml %>% fit\n```\n\n"
+           "In pm_mlvm the loading pattern can be a 0/1 matrix, as in R, or a dict of "
+           "factors; one Λ is shared by both levels and the first loading of each factor "
+           "is fixed to 1:"),
+    ("code", "Lambda = np.zeros((6, 2))\nLambda[0:3, 0] = 1\nLambda[3:6, 1] = 1\n"
+             'mod_ml = pmv.ml_lvm(data, lambda_=Lambda, clusters="cluster",\n'
+             '                    vars=[f"y{k}" for k in range(1, 7)])\n'
+             "fit = mod_ml.fit()\n"
+             'fit.fit_measures()[["chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_n",\n'
+             '                    "logl", "aic", "bic"]]'),
+    ("md", "The document: *\"The model fits well (χ²(20) = 15.92, p = 0.72)\"*. Side by "
+           "side with lavaan on the same data (lavaan's RMSEA uses N, psychonetrics' and "
+           "pm_mlvm's `rmsea` use the number of clusters J; `rmsea_n` is lavaan's):"),
+    ("code", 'doc, lav = ref[10]["document"], ref[10]["lavaan"]\nfm = fit.fit_measures()\n'
+             "pd.DataFrame({\n"
+             '    "seed document (psychonetrics)": [doc["chisq"], doc["df"], doc["pvalue"], '
+             "np.nan, np.nan, np.nan],\n"
+             '    "lavaan 0.6.14": [lav["chisq"], lav["df"], lav["pvalue"], lav["cfi"], '
+             'lav["tli"], lav["logl"]],\n'
+             '    "pm_mlvm": [fm["chisq"], fm["df"], fm["pvalue"], fm["cfi"], fm["tli"], '
+             'fm["logl"]],\n'
+             '}, index=["chisq", "df", "pvalue", "cfi", "tli", "logl"]).round(4)'),
+    ("md", "## 3. Latent covariances on both levels\n\n```r\n"
+           "round(getmatrix(mod_ml, \"sigma_zeta_between\"), 2)\n"
+           "round(getmatrix(mod_ml, \"sigma_zeta_within\"), 2)\n```\n\n"
+           "The document: *\"recovers the simulated latent variances on both levels (between "
+           "≈ 0.5 scaled by the marker loading, within ≈ 1)\"*."),
+    ("code", 'fit.matrix("sigma_zeta_between").round(2)'),
+    ("code", 'fit.matrix("sigma_zeta_within").round(2)'),
+    ("md", "lavaan's estimates of the same matrices (from the JSON):"),
+    ("code", "{level: pd.DataFrame(lav[f\"sigma_zeta_{level}\"][\"matrix\"],\n"
+             "                     index=lav[f\"sigma_zeta_{level}\"][\"names\"],\n"
+             "                     columns=lav[f\"sigma_zeta_{level}\"][\"names\"]).round(2)\n"
+             ' for level in ("between", "within")}'),
+    ("md", "The fitted model as a path diagram (estimates on the edges; `1*` marks the "
+           "fixed marker loadings):"),
+    ("code", "pmv.plot_path(fit);"),
+    ("md", "## 4. Estimation: two-level ML vs FIML\n\n```r\n"
+           "# Same simulation as above, but with larger clusters (perCluster <- 18):\n"
+           "mod_ml <- ml_lvm(Data, lambda = Lambda, clusters = \"cluster\",\n"
+           "                 vars = paste0(\"y\", 1:nv), estimator = \"ML\") %>% runmodel\n"
+           "mod_fiml <- ml_lvm(Data, lambda = Lambda, clusters = \"cluster\",\n"
+           "                   vars = paste0(\"y\", 1:nv), estimator = \"FIML\") %>% runmodel\n"
+           "mod_ml %>% fit\nmod_fiml %>% fit\n```\n\n"
+           "Both routes evaluate the same exact two-level likelihood: ML from the within "
+           "and between sufficient statistics, FIML cluster by cluster from the raw rows. "
+           "They reach the same optimum. Times are of a second fit in this process "
+           "(the first one also compiles)."),
+    ("code", "rows = []\nfor size in (10, 18):\n"
+             "    d = pmv.load_seed_example(cluster_size=size)\n"
+             '    for estimator in ("ML", "FIML"):\n'
+             '        model = pmv.ml_lvm(d, Lambda, clusters="cluster", estimator=estimator)\n'
+             "        model.fit()  # compile\n"
+             "        start = time.perf_counter()\n"
+             "        result = model.fit()\n"
+             "        seconds = time.perf_counter() - start\n"
+             '        rows.append({"per cluster": size, "estimator": estimator, '
+             '"logl": result.logl,\n'
+             '                     "chisq": result.fit_measures()["chisq"], '
+             '"seconds": seconds})\n'
+             "table = pd.DataFrame(rows)\n"
+             'table["lavaan logl"] = [ref[s]["lavaan"]["logl"] for s in table["per cluster"]]\n'
+             "table"),
+    ("code", 'gap = table.groupby("per cluster")["logl"].agg(lambda x: abs(x.max() - x.min()))\n'
+             'gap.rename("|logl(ML) - logl(FIML)|")'),
+    ("md", "The document reports the same agreement (objectives to ~1e-13) and ML about 3× "
+           "faster at 18 per cluster; the gap widens as clusters grow, since FIML's cost "
+           "grows with the cluster size while ML's depends only on the number of distinct "
+           "cluster sizes. As in the document, `rmsea` and `bic` use J (the number of "
+           "clusters) on both routes here."),
+    ("md", "## 5. Network variants\n\n```r\n# Multi-level latent network model:\n"
+           "mod_mlnm <- ml_lnm(Data, lambda = Lambda, clusters = \"cluster\",\n"
+           "                   vars = paste0(\"y\", 1:nv)) %>% runmodel\n"
+           "# Within-level latent network (partial correlations):\n"
+           "round(getmatrix(mod_mlnm, \"omega_zeta_within\"), 2)\n"
+           "# Prune non-significant network edges as usual:\n"
+           "mod_mlnm %>% prune(alpha = 0.05)\n```\n\n"
+           "`ml_lnm` parameterises both latent covariance blocks as Gaussian graphical "
+           "models (partial correlations ω and scales δ):"),
+    ("code", 'mod_mlnm = pmv.ml_lnm(data, lambda_=Lambda, clusters="cluster").fit()\n'
+             'mod_mlnm.matrix("omega_zeta_within").round(2)'),
+    ("code", "pruned = mod_mlnm.prune(alpha=0.05)\npruned.history"),
+    ("md", "The same `prune()` / `stepup()` / `compare()` workflow as in psychonetrics:"),
+    ("code", 'pmv.compare(mod_mlnm, pruned, names=["ml_lnm", "pruned (alpha = 0.05)"])'),
+    ("code", "pmv.plot_path(pruned);"),
+    ("md", "## Summary\n\n| psychonetrics (R) | pm_mlvm (Python) |\n|---|---|\n"
+           "| `ml_lvm(Data, lambda = Lambda, clusters = \"cluster\") %>% runmodel` | "
+           "`pmv.ml_lvm(data, lambda_=Lambda, clusters=\"cluster\").fit()` |\n"
+           "| `mod %>% fit` | `fit.fit_measures()` |\n"
+           "| `getmatrix(mod, \"sigma_zeta_between\")` | "
+           "`fit.matrix(\"sigma_zeta_between\")` |\n"
+           "| `estimator = \"ML\"` / `\"FIML\"` | `estimator=\"ML\"` / `\"FIML\"` |\n"
+           "| `ml_lnm(...)`, `prune(alpha = 0.05)`, `compare(a, b)` | "
+           "`pmv.ml_lnm(...)`, `fit.prune(alpha=0.05)`, `pmv.compare(a, b)` |"),
+]
+
+NOTEBOOKS["05_from_psychonetrics.ipynb"] = FROM_PSYCHONETRICS
 
 
 def build(name: str, cells, execute: bool = True, timeout: int = 900):

@@ -12,7 +12,7 @@ from pm_mlvm.stats import (
     SizeStats,
     TwoLevelStats,
     load_seed_example,
-    seed_example,
+    simulate_seed_design,
     simulate_twolevel,
 )
 
@@ -29,6 +29,7 @@ _LAZY = {
     "ppp": "pm_mlvm.bayes.checks",
     "edge_table": "pm_mlvm.bayes.checks",
     "plot_parameters": "pm_mlvm.report.plots",
+    "plot_path": "pm_mlvm.report.path",
     "twolevel_loglik": "pm_mlvm.likelihood.evaluate",
     "twolevel_loglik_grad": "pm_mlvm.likelihood.evaluate",
     "twolevel_loglik_per_cluster": "pm_mlvm.likelihood.evaluate",
@@ -36,7 +37,7 @@ _LAZY = {
 }
 
 __all__ = ["MLVMInputError", "MLVMWarning", "RowStats", "SizeStats", "TwoLevelStats",
-           "load_seed_example", "seed_example", "simulate_twolevel", *_LAZY]
+           "load_seed_example", "simulate_seed_design", "simulate_twolevel", *_LAZY]
 
 
 def __getattr__(name: str):

@@ -21,6 +21,7 @@ import pandas as pd
 from pm_mlvm.errors import MLVMInputError, check_choice
 from pm_mlvm.ml.fit import Fitter
 from pm_mlvm.spec.mlvm import MLVMSpec, build_spec
+from pm_mlvm.spec.syntax import syntax_arguments
 from pm_mlvm.stats.twolevel import TwoLevelStats, survey
 
 __all__ = ["MLVM", "ml_lvm", "ml_lnm", "ml_rnm", "ml_lrnm", "choose_estimator"]
@@ -82,22 +83,31 @@ class MLVM:
         """The free parameters (matrix, row, col, level, bounds)."""
         return self.spec.parameter_table()
 
-    def fit(self, information: str = "expected", start=None, maxiter: int = 10000):
+    def fit(self, information: str | None = None, start=None, maxiter: int = 10000,
+            se: str = "standard"):
         """Maximum likelihood. Returns an immutable :class:`~pm_mlvm.ml.result.MLResult`.
 
         Parameters
         ----------
-        information : {"expected", "observed"}
-            Standard errors from the analytic expected information (default, as
-            psychonetrics) or the exact observed information (lavaan's two-level default).
+        information : {"expected", "observed"}, optional
+            Standard errors from the analytic expected information (default for
+            ``se="standard"``, as psychonetrics) or the exact observed information (lavaan's
+            two-level default; the default bread for ``se="robust"``, as lavaan's MLR).
             With missing cells the observed information is always used.
+        se : {"standard", "robust"}
+            ``"robust"``: cluster-robust (sandwich) standard errors, as lavaan's
+            ``estimator="MLR"``; ``fit_measures()`` then adds the Yuan–Bentler scaled test
+            (``chisq_scaled``, ``chisq_scaling_factor``, ``pvalue_scaled``) and the robust
+            ``cfi_robust``, ``tli_robust``, ``rmsea_robust``. Also with missing data.
         start : array_like, optional
             Start values for the free parameters (spec order); default from the data.
         maxiter : int
             Iteration limit of the optimiser.
         """
+        if information is None:
+            information = "observed" if se == "robust" else "expected"
         return Fitter(self.stats, estimator=self.estimator, information=information,
-                      maxiter=maxiter).fit(self.spec, start=start)
+                      maxiter=maxiter, se=se).fit(self.spec, start=start)
 
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, priors=None,
                random_seed=None, sparsity=None, **pm_kwargs):
@@ -145,6 +155,7 @@ def ml_lvm(
     estimator: str = "default",
     fix=None,
     groups=None,
+    model: str | None = None,
     **matrices,
 ) -> MLVM:
     """Two-level latent variable model (psychonetrics' ``ml_lvm``).
@@ -166,8 +177,20 @@ def ml_lvm(
         Observed variables (default: every other column).
     latents : list of str, optional
         Factor names (default: dict keys, DataFrame columns or ``Eta_1..``).
-    within_latent, between_latent, within_residual, between_residual : str
-        Structure of Ψ_W, Ψ_B, Θ_W, Θ_B: ``"cov"``, ``"chol"``, ``"prec"``, ``"ggm"``, ``"cor"``.
+    within_latent : {"cov", "chol", "prec", "ggm", "cor"}
+        Structure of Ψ_W, the within-cluster latent covariance (``sigma_zeta_within``):
+        a free covariance, its Cholesky factor, its precision (inverse), a Gaussian
+        graphical model (partial correlations ``omega_zeta_within``), or SDs and correlations.
+    between_latent : {"cov", "chol", "prec", "ggm", "cor"}
+        Structure of Ψ_B, the between-cluster latent covariance (``sigma_zeta_between``);
+        ``"ggm"`` makes the cluster-level latents a network (``omega_zeta_between``).
+    within_residual : {"cov", "chol", "prec", "ggm", "cor"}
+        Structure of Θ_W, the within-cluster residual covariance (``sigma_epsilon_within``),
+        diagonal by default; ``"ggm"`` gives a (by default empty) residual network.
+    between_residual : {"cov", "chol", "prec", "ggm", "cor"}
+        Structure of Θ_B, the between-cluster residual covariance
+        (``sigma_epsilon_between``), diagonal by default; ``"ggm"`` as for
+        ``within_residual``.
     beta_within, beta_between : pattern, optional
         q×q structural regressions (row regressed on column); diagonals are fixed at 0.
     identification : {"loadings", "variance"}
@@ -181,6 +204,15 @@ def ml_lvm(
         See the module docstring.
     fix : dict, optional
         ``{(matrix, row, col): value}`` fixes cells, e.g. ``{("lambda", "y1", "F1"): 0.8}``.
+    model : str, optional
+        lavaan model syntax instead of ``lambda_`` (not both), e.g.
+        ``"F1 =~ y1 + y2 + y3; F2 =~ y4 + y5 + y6"`` (one block: both levels) or lavaan's
+        ``level: 1`` / ``level: 2`` form with the loadings labelled equal across levels.
+        ``=~``, ``~`` between factors, ``~~``, ``y ~ 1``, fixed values, ``NA*`` and labels
+        map onto the arguments here; what does not map (different loadings per level,
+        level-only variables, other equality labels) raises ``MLVMInputError`` naming the
+        line. ``vars`` defaults to the model's observed variables. See
+        :mod:`pm_mlvm.spec.syntax`.
     **matrices
         psychonetrics matrix patterns: ``sigma_zeta_within=``, ``omega_epsilon_between=``,
         ``delta_zeta_within=``, ``kappa_...``, ``lowertri_...``, ``rho_...``, ``SD_...``;
@@ -203,6 +235,22 @@ def ml_lvm(
         raise NotImplementedError("several groups (groups=) are on the roadmap; fit each group "
                                   "separately for now")
     choose_estimator(estimator, False, 10)  # validate the name before touching the data
+    if not isinstance(data, (TwoLevelStats, pd.DataFrame)):
+        raise MLVMInputError(f"data must be a pandas DataFrame (one row per unit) or "
+                             f"TwoLevelStats; got {type(data).__name__}")
+    if model is not None:
+        columns = (data.var_names if isinstance(data, TwoLevelStats)
+                   else [c for c in data.columns if c != clusters])
+        args = syntax_arguments(
+            model, columns, dict(lambda_=lambda_, vars=columns if isinstance(
+                data, TwoLevelStats) else vars, beta_within=beta_within,
+                                 beta_between=beta_between, fix=fix, **matrices),
+            identification=identification,
+            types=dict(within_latent=within_latent, between_latent=between_latent,
+                       within_residual=within_residual, between_residual=between_residual))
+        lambda_, vars, beta_within, beta_between, fix = (
+            args.pop(k) for k in ("lambda_", "vars", "beta_within", "beta_between", "fix"))
+        matrices = args
     if isinstance(data, TwoLevelStats):
         stats = data
         if estimator == "default":
@@ -211,7 +259,7 @@ def ml_lvm(
             raise MLVMInputError("estimator='FIML' needs the rows: pass the DataFrame, or "
                                  "TwoLevelStats built with route='rows'")
         chosen, reason = choose_estimator(estimator, stats.has_missing, stats.max_cluster_size)
-    elif isinstance(data, pd.DataFrame):
+    else:
         if clusters is None:
             raise MLVMInputError("clusters=None: clusters is required, the name of the cluster "
                                  "column of data")
@@ -220,9 +268,6 @@ def ml_lvm(
         chosen, reason = choose_estimator(estimator, has_missing, max_size)
         route = "rows" if chosen == "FIML" else "auto"
         stats = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars, route=route)
-    else:
-        raise MLVMInputError(f"data must be a pandas DataFrame (one row per unit) or "
-                             f"TwoLevelStats; got {type(data).__name__}")
     _check_separable(stats)
     spec = build_spec(stats.var_names, lambda_=lambda_, latents=latents,
                       within_latent=within_latent, between_latent=between_latent,

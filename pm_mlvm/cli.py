@@ -73,10 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--prune", type=float, metavar="ALPHA",
                      help="prune non-significant network edges at this level")
     fit.add_argument("--json", metavar="OUT.json", help="also write results as JSON")
+    fit.add_argument("--plot", metavar="OUT.png", help="also draw the fitted model as a path "
+                     "diagram (within and between panels) into this image file")
     demo = sub.add_parser("demo", help="fit the psychonetrics seed example (shipped data)",
                           description="Fit the two-factor seed example (60 clusters x 10) "
                           "from the data set shipped with pm_mlvm; no network needed.")
     demo.add_argument("--json", metavar="OUT.json", help="also write results as JSON")
+    demo.add_argument("--plot", metavar="OUT.png", help="also draw the fitted model as a path "
+                      "diagram into this image file")
     return parser
 
 
@@ -118,6 +122,26 @@ def _results(fit) -> dict:
             "estimator": fit.estimator, "converged": bool(fit.converged)}
 
 
+def _plot(fit, path, out):
+    import matplotlib
+
+    matplotlib.use("Agg")  # a command line draws into files, never onto a screen
+    import matplotlib.pyplot as plt
+
+    from pm_mlvm.report.path import plot_path
+
+    fig = plot_path(fit)
+    try:
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+    except OSError as err:
+        raise UsageError(f"cannot write --plot {path!r}: {err.strerror}") from None
+    except ValueError as err:  # unknown image format
+        raise UsageError(f"cannot write --plot {path!r}: {err}") from None
+    finally:
+        plt.close(fig)
+    out.write(f"path diagram written to {path}\n")
+
+
 def _report(fit, json_path, out):
     out.write(fit.summary() + "\n")
     for name in ("sigma_zeta_within", "sigma_zeta_between"):
@@ -138,6 +162,8 @@ def _run(args, out):
         data = pmv.load_seed_example()
         fit = pmv.ml_lvm(data, lambda_=pmv.stats.simulate.SEED_LAMBDA, clusters="cluster").fit()
         _report(fit, args.json, out)
+        if args.plot:
+            _plot(fit, args.plot, out)
         return 0
     data = _read_csv(args.data)
     kwargs = {}
@@ -153,6 +179,8 @@ def _run(args, out):
     if args.prune is not None:
         fit = fit.prune(alpha=args.prune)
     _report(fit, args.json, out)
+    if args.plot:
+        _plot(fit, args.plot, out)
     return 0
 
 

@@ -43,10 +43,20 @@ def expected_information(sizes, size_counts, sigma_within, sigma_between, d_mu, 
 
 
 def invert_information(info: np.ndarray) -> tuple[np.ndarray, bool]:
-    """(covariance matrix, ok). Not PD → pseudo-inverse and ok=False."""
-    try:
-        chol = np.linalg.cholesky(info)
-        inv_chol = np.linalg.inv(chol)
-        return inv_chol.T @ inv_chol, True
-    except np.linalg.LinAlgError:
+    """(covariance matrix, ok). Not PD → pseudo-inverse and ok=False.
+
+    The matrix is equilibrated to unit diagonal first (I = S⁻¹ R S⁻¹, inverse S R⁻¹ S), so
+    parameters on very different scales (data in mixed units) lose no precision."""
+    diag = np.abs(np.diag(info))
+    if info.size == 0:
+        return info.copy(), True
+    if np.any(diag <= 0) or not np.all(np.isfinite(info)):
         return np.linalg.pinv(info), False
+    scale = 1.0 / np.sqrt(diag)
+    unit = info * np.outer(scale, scale)
+    try:
+        chol = np.linalg.cholesky(unit)
+        inv_chol = np.linalg.inv(chol)
+        return (inv_chol.T @ inv_chol) * np.outer(scale, scale), True
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(unit) * np.outer(scale, scale), False

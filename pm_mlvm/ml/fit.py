@@ -7,7 +7,10 @@ Newton / scoring polish, converged when the Newton decrement is below 1e-9 (log-
 units, so the test means the same at every scale of the data). Start values come from the
 data (scale-equivariant, :mod:`pm_mlvm.spec.start`); if they fail or do not converge, a plain
 emergency start is tried too and the better optimum kept. Standard errors come from the
-expected (default) or the exact observed information.
+expected (default) or the exact observed information (``se="standard"``), or from the
+cluster-robust sandwich with that information as bread (``se="robust"``, lavaan's MLR;
+:mod:`pm_mlvm.ml.robust`), which also adds the Yuan–Bentler scaled test and robust indices
+to the fit measures.
 
 The :class:`Fitter` is also the handle a result keeps: it owns the data's statistics and the
 fitting options, and is what refits (prune, stepup), fit measures and modification indices
@@ -27,7 +30,7 @@ from pm_mlvm.likelihood.information import invert_information
 from pm_mlvm.likelihood.objective import Objective
 from pm_mlvm.likelihood.optimize import maximize
 from pm_mlvm.likelihood.reference_models import reference_models
-from pm_mlvm.ml import search
+from pm_mlvm.ml import robust, search
 from pm_mlvm.ml.fitmeasures import fit_measures
 from pm_mlvm.ml.result import MLResult
 from pm_mlvm.spec.mlvm import MLVMSpec
@@ -78,11 +81,15 @@ class Fitter:
     information : {"expected", "observed"}
     maxiter : int
         Iteration limit of the quasi-Newton search.
+    se : {"standard", "robust"}
+        Default standard errors of :meth:`fit` (refits by prune / stepup keep it):
+        the inverse information, or the cluster-robust sandwich (lavaan's MLR).
     """
 
     def __init__(self, stats: TwoLevelStats, estimator: str = "ML",
-                 information: str = "expected", maxiter: int = 10000):
+                 information: str = "expected", maxiter: int = 10000, se: str = "standard"):
         check_choice("information", information, INFORMATION)
+        check_choice("se", se, robust.SE_TYPES)
         if not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool) or \
                 maxiter < 1:
             raise MLVMInputError(f"maxiter={maxiter!r} must be a positive integer")
@@ -91,6 +98,7 @@ class Fitter:
         self.estimator = estimator
         self.information = information
         self.maxiter = int(maxiter)
+        self.se = se
 
     # ------------------------------------------------------------------ fitting
     def information_kind(self) -> str:
@@ -100,8 +108,12 @@ class Fitter:
             return "observed"
         return self.information
 
-    def fit(self, spec: MLVMSpec, start=None, history=(), warn: bool = True) -> MLResult:
-        """Fit ``spec``; ``start`` (θ in spec order) replaces the data-based start."""
+    def fit(self, spec: MLVMSpec, start=None, history=(), warn: bool = True,
+            se: str | None = None) -> MLResult:
+        """Fit ``spec``; ``start`` (θ in spec order) replaces the data-based start; ``se``
+        ("standard" or "robust") overrides the fitter's default."""
+        se = self.se if se is None else se
+        check_choice("se", se, robust.SE_TYPES)
         stats = self.stats
         objective = Objective(spec, stats)
         low, high = spec.bounds()
@@ -141,12 +153,14 @@ class Fitter:
         vcov = np.full((spec.npar, spec.npar), np.nan)
         sub, info_ok = invert_information(info[np.ix_(free, free)])
         vcov[np.ix_(free, free)] = sub
+        if se == "robust":
+            vcov = robust.sandwich(objective, theta, free, kind, information=info).vcov
         result = MLResult(
             spec=spec, stats=stats, theta=theta, logl=res.value, converged=res.converged,
             message=res.message, n_iter=res.n_iter, n_eval=res.n_eval,
             decrement=res.decrement, information=kind, vcov=vcov, information_ok=info_ok,
             on_bound=~free, start=label, notes=tuple(notes), estimator=self.estimator,
-            history=tuple(history), fitter=self,
+            history=tuple(history), fitter=self, se_type=se,
         )
         if warn:
             _warn(result)
@@ -154,13 +168,30 @@ class Fitter:
 
     # ---------------------------------------------------------- what results ask
     def fit_measures(self, result: MLResult) -> pd.Series:
-        sat, base = reference_models(result.stats)
+        """Fit measures; a robust fit (``se_type == "robust"``) adds the scaled test and
+        robust indices (:func:`pm_mlvm.ml.robust.robust_fit_measures`), as lavaan reports
+        them only for MLR."""
+        stats = result.stats
+        sat, base = reference_models(stats)
         implied = result.spec.implied(result.theta)
-        return fit_measures(
+        out = fit_measures(
             result.logl, result.npar, result.spec.df, sat.logl, sat.npar, base.logl, base.npar,
-            result.stats.n_obs, result.stats.n_clusters, sat.sigma_within, sat.sigma_between,
+            stats.n_obs, stats.n_clusters, sat.sigma_within, sat.sigma_between,
             implied["sigma_within"], implied["sigma_between"],
         )
+        if result.se_type != "robust":
+            return out
+        kind = result.information
+        extra = robust.robust_fit_measures(
+            out["chisq"], int(out["df"]),
+            robust.trace_reference(stats, sat, kind=kind),
+            robust.trace_h0(Objective(result.spec, stats), result.theta, ~result.on_bound,
+                            kind),
+            out["baseline_chisq"], int(out["baseline_df"]),
+            robust.trace_reference(stats, base, robust.baseline_coordinates(stats.n_vars),
+                                   kind),
+            stats.n_obs, stats.n_clusters)
+        return pd.concat([out, pd.Series(extra, dtype=float)]).rename("fit_measures")
 
     def modification_indices(self, result: MLResult, matrices=None) -> pd.DataFrame:
         return search.modification_indices(result, matrices)
@@ -189,7 +220,7 @@ def _warn(result: MLResult) -> None:
 
 
 def fit_ml(spec: MLVMSpec, stats: TwoLevelStats, information: str = "expected", start=None,
-           maxiter: int = 10000, estimator: str = "ML") -> MLResult:
+           maxiter: int = 10000, estimator: str = "ML", se: str = "standard") -> MLResult:
     """Fit ``spec`` to ``stats`` by maximum likelihood (a :class:`Fitter` of its own)."""
     return Fitter(stats, estimator=estimator, information=information,
-                  maxiter=maxiter).fit(spec, start=start)
+                  maxiter=maxiter, se=se).fit(spec, start=start)

@@ -43,8 +43,11 @@ class MLResult:
     logl : maximised log-likelihood (constant included)
     converged, message, n_iter, n_eval : optimiser status
     decrement : Newton decrement at the estimates (log-likelihood units; scale-free)
-    information : ``"expected"`` or ``"observed"`` (what the SEs use)
+    information : ``"expected"`` or ``"observed"`` (what the SEs use; with
+        ``se_type="robust"`` the bread of the sandwich)
     vcov : covariance matrix of θ (NaN rows/columns for parameters held on a bound)
+    se_type : ``"standard"`` (inverse information) or ``"robust"`` (cluster-robust
+        sandwich, lavaan's MLR; the fit measures then add the scaled test and robust indices)
     on_bound : mask of parameters held on a bound by the gradient (Heywood cases)
     fitter : the :class:`~pm_mlvm.ml.fit.Fitter` that made this result
     """
@@ -67,6 +70,7 @@ class MLResult:
     estimator: str = "ML"
     history: tuple = ()
     fitter: Any = field(default=None, repr=False)
+    se_type: str = "standard"
 
     def __post_init__(self):
         for arr in (self.theta, self.vcov, self.on_bound):
@@ -141,6 +145,14 @@ class MLResult:
         and ``sabic_n`` using **N** (lavaan's ``bic``/``bic2``); ``srmr_within``,
         ``srmr_between`` (correlation residuals against h1, per level) and ``srmr`` (their
         sum, as lavaan).
+
+        Robust fits (``se_type == "robust"``, lavaan's MLR) add the Yuan–Bentler (Mplus)
+        scaled test ``chisq_scaled``, ``df_scaled``, ``pvalue_scaled``,
+        ``chisq_scaling_factor`` (with ``trace_h1``, ``trace_h0``), the baseline's
+        ``baseline_chisq_scaled``, ``baseline_pvalue_scaled``,
+        ``baseline_chisq_scaling_factor``, and ``cfi_robust``, ``tli_robust``,
+        ``rmsea_robust`` (J) and ``rmsea_robust_n`` (N, lavaan's ``rmsea.robust``) with CIs
+        and p-values (:mod:`pm_mlvm.ml.robust`).
         """
         return self._fit_measures.copy()
 

@@ -27,6 +27,7 @@ from pm_mlvm._distributions import chi2_isf, chi2_sf
 from pm_mlvm.errors import MLVMInputError, check_choice
 from pm_mlvm.likelihood.objective import Objective
 from pm_mlvm.spec.mlvm import MLVMSpec
+from pm_mlvm.spec.params import SearchStep
 
 __all__ = ["network_matrices", "modification_indices", "prune", "stepup", "adjust_pvalues",
            "embedding_index"]
@@ -142,10 +143,12 @@ def modification_indices(fit, matrices=None) -> pd.DataFrame:
     rows = []
     for (name, r, c), m, e in zip(cells, mi, epc):
         mat = fit.spec.matrices[name]
-        rows.append(dict(matrix=name, row=mat.row_names[r], col=mat.col_names[c],
-                         level=mat.level, mi=m, pvalue=chi2_sf(m, 1) if np.isfinite(m)
-                         else np.nan, epc=e))
-    table = pd.DataFrame(rows, columns=["matrix", "row", "col", "level", "mi", "pvalue", "epc"])
+        pvalue = chi2_sf(m, 1) if np.isfinite(m) else np.nan
+        rows.append(dict(param_id=fit.spec.param_id(name, r, c), matrix=name,
+                         row=mat.row_names[r], col=mat.col_names[c], level=mat.level, mi=m,
+                         pvalue=pvalue, epc=e))
+    table = pd.DataFrame(rows, columns=["param_id", "matrix", "row", "col", "level", "mi",
+                                       "pvalue", "epc"])
     return table.sort_values("mi", ascending=False, na_position="last").reset_index(drop=True)
 
 
@@ -201,16 +204,12 @@ def prune(fit, fitter, alpha=0.01, adjust="none", matrices=None, recursive=True)
         drop = tested[adjusted > alpha]
         if drop.empty:
             break
-        spec = current.spec
-        removed = []
-        for row in drop.itertuples():
-            mat = spec.matrices[row.matrix]
-            r, c = mat.row_names.index(row.row), mat.col_names.index(row.col)
-            spec = spec.with_matrix(mat.with_cells([(r, c)], free=False, value=0.0))
-            removed.append((row.matrix, row.row, row.col))
+        removed = tuple(current.spec.param_ids[k] for k in drop["par"])
+        spec = current.spec.with_params(removed, free=False, value=0.0)
         keep = ~np.isin(current.spec.parameter_table()["par"], drop["par"])
-        history.append({"step": "prune", "removed": removed, "alpha": alpha,
-                        "adjust": adjust})
+        history.append(SearchStep("prune", removed,
+                                  pvalue=float(np.min(adjusted[adjusted > alpha])),
+                                  alpha=alpha, adjust=adjust))
         current = _refit(fitter, spec, current.theta[keep], history)
         if not recursive:
             break
@@ -257,13 +256,13 @@ def stepup(fit, fitter, alpha=0.01, criterion="bic", matrices=None, max_steps=No
         better = candidate.fit_measures()[criterion] <= current.fit_measures()[criterion]
         if not (chi2_sf(lr, 1) < alpha and better):
             break
-        mat = spec.matrices[name]
-        history.append({"step": "stepup", "added": (name, mat.row_names[r], mat.col_names[c]),
-                        "mi": float(mi[k]), "lr": float(lr)})
+        added = current.spec.param_id(name, r, c)
+        history.append(SearchStep("stepup", (added,), statistic=float(mi[k]),
+                                  pvalue=float(chi2_sf(lr, 1)), lr=float(lr), alpha=alpha,
+                                  criterion=criterion))
         current = replace(candidate, history=tuple(history))
         steps += 1
         if progress:
-            print(f"stepup {steps}: freed {name}[{mat.row_names[r]},{mat.col_names[c]}] "
-                  f"(MI {mi[k]:.2f}, LR {lr:.2f})", flush=True)
+            print(f"stepup {steps}: freed {added} (MI {mi[k]:.2f}, LR {lr:.2f})", flush=True)
     return current
 

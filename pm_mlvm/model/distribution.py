@@ -2,7 +2,8 @@
 
 Drop it into any ``with pm.Model():`` with your own priors on (mu, Sigma_W, Sigma_B). It is an
 observed ``pm.CustomDist`` whose log-density is the vector of per-cluster contributions
-(:class:`~pm_mlvm.graph.ops.TwoLevelClusterLogLik`), so ``pm.compute_log_likelihood`` gives one
+(:class:`~pm_mlvm.graph.ops.TwoLevelClusterLogLik`, which also returns the gradient of their
+sum, so logp + dlogp costs one kernel pass), so ``pm.compute_log_likelihood`` gives one
 value per cluster (dimension ``"cluster"``, the user's cluster ids) and ``az.loo`` does
 leave-one-cluster-out. The data enter through the statistics; the observed values stored by
 PyMC are the cluster indices 0..J-1.
@@ -86,7 +87,7 @@ def TwoLevelNormal(name: str, mu, sigma_within, sigma_between, observed: TwoLeve
     index = np.arange(observed.n_clusters, dtype=float)
 
     def logp(value, index_param, mu_, sw_, sb_):
-        return op(mu_, sw_, sb_, *inputs)
+        return op(mu_, sw_, sb_, *inputs)[0]
 
     return pm.CustomDist(
         name,

@@ -15,13 +15,16 @@ def _fmt(x, width=9, digits=3):
 
 def fit_summary(fit) -> str:
     stats = fit.stats
+    ses = f"{fit.information} information"
+    if getattr(fit, "se_type", "standard") == "robust":
+        ses = f"robust (cluster sandwich, {fit.information} information bread)"
     lines = [
         f"pm_mlvm {fit.estimator} fit of a two-level latent variable model",
         f"  observations (N) {stats.n_obs:>8d}    clusters (J) {stats.n_clusters:>6d}"
         f"    variables {stats.n_vars}",
         f"  free parameters  {fit.npar:>8d}    log-likelihood {fit.logl:.4f}",
         f"  optimiser: {'converged' if fit.converged else 'NOT converged'} ({fit.message}; "
-        f"{fit.n_iter} iterations)   standard errors: {fit.information} information",
+        f"{fit.n_iter} iterations)   standard errors: {ses}",
     ]
     measures = getattr(fit, "fit_measures", None)
     if callable(measures):
@@ -37,6 +40,13 @@ def fit_summary(fit) -> str:
                 f"   CFI {fm['cfi']:.3f}  TLI {fm['tli']:.3f}   RMSEA {fm['rmsea']:.3f}"
                 f" (J-based; N-based {fm['rmsea_n']:.3f})"
             )
+            if "chisq_scaled" in fm:
+                lines.append(
+                    f"  scaled chi-square {fm['chisq_scaled']:.3f} (Yuan-Bentler, factor "
+                    f"{fm['chisq_scaling_factor']:.3f})  p {fm['pvalue_scaled']:.4f}   robust "
+                    f"CFI {fm['cfi_robust']:.3f}  TLI {fm['tli_robust']:.3f}  RMSEA "
+                    f"{fm['rmsea_robust']:.3f} (N-based {fm['rmsea_robust_n']:.3f})"
+                )
             lines.append(
                 f"  AIC {fm['aic']:.2f}  BIC {fm['bic']:.2f} (ln J)  BIC {fm['bic_n']:.2f} (ln N)"
                 f"   SRMR within {fm['srmr_within']:.3f}  between {fm['srmr_between']:.3f}"
@@ -55,12 +65,11 @@ def fit_summary(fit) -> str:
                          f"{_fmt(r['est'])}{_fmt(r['se'])}{_fmt(r['z'], digits=2)}"
                          f"{_fmt(r['pvalue'])}")
     for step in getattr(fit, "history", ()):
-        if step["step"] == "prune":
-            cells = ", ".join(f"{m}[{r},{c}]" for m, r, c in step["removed"])
-            lines.append(f"prune (alpha={step['alpha']}, adjust={step['adjust']}): removed {cells}")
+        cells = ", ".join(map(str, step.params))
+        if step.kind == "prune":
+            lines.append(f"prune (alpha={step.alpha}, adjust={step.adjust}): removed {cells}")
         else:
-            m, r, c = step["added"]
-            lines.append(f"stepup: freed {m}[{r},{c}] (MI {step['mi']:.2f})")
+            lines.append(f"stepup: freed {cells} (MI {step.statistic:.2f}, LR {step.lr:.2f})")
     for note in fit.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)

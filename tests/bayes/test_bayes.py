@@ -178,7 +178,7 @@ def test_sample_mlvm_checks_its_arguments_before_building_the_model(seed_model, 
 
 
 def test_seed_example_posterior_converges_and_agrees_with_ml():
-    model = pmv.ml_lvm(pmv.seed_example(n_clusters=200, rng=5), TWO, clusters="cluster")
+    model = pmv.ml_lvm(pmv.simulate_seed_design(n_clusters=200, rng=5), TWO, clusters="cluster")
     idata = model.sample(draws=1000, tune=1000, chains=2, random_seed=3, cores=2)
     assert int(idata.sample_stats["diverging"].sum()) == 0
     fit = model.fit()

@@ -41,7 +41,9 @@ def test_analytic_gradient_passes_verify_grad(rng, missing, per_cluster):
 
     point = [rng.normal(size=p), np.eye(p) + 0.2 * rng.normal(size=(p, p)),
              0.6 * np.eye(p) + 0.1 * rng.normal(size=(p, p))]
-    verify_grad(f, point, rng=rng, mode=FAST, abs_tol=1e-6, rel_tol=1e-6)
+    # verify_grad takes one-sided differences (error ~ step × curvature ≈ 1e-6 here); the
+    # central-difference checks of tests/likelihood hold the gradients to 1e-8
+    verify_grad(f, point, rng=rng, mode=FAST, abs_tol=1e-5, rel_tol=1e-5)
 
 
 @pytest.mark.parametrize(

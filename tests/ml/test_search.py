@@ -42,7 +42,8 @@ def test_modification_index_approximates_the_lr_test_of_freeing_the_cell(cross_l
     lr = 2 * (freed.logl - fit.logl)
     assert top["mi"] == pytest.approx(lr, rel=0.05)
     assert top["epc"] == pytest.approx(freed.matrix("lambda").loc["y3", "F2"], rel=0.1)
-    assert set(mi.columns) == {"matrix", "row", "col", "level", "mi", "pvalue", "epc"}
+    assert set(mi.columns) == {"param_id", "matrix", "row", "col", "level", "mi", "pvalue",
+                               "epc"}
     assert np.all(np.diff(mi["mi"].dropna().to_numpy()) <= 0)
     only = fit.modification_indices(matrices="sigma_epsilon_between")
     assert set(only["matrix"]) == {"sigma_epsilon_between"}
@@ -96,7 +97,7 @@ def test_prune_recovers_sparse_two_level_networks_of_observed_variables():
     sens_w, spec_w = _rates(pruned.matrix("omega_zeta_within").to_numpy(), ow)
     _, spec_b = _rates(pruned.matrix("omega_zeta_between").to_numpy(), ob)
     assert sens_w >= 0.9 and spec_w >= 0.9 and spec_b >= 0.85
-    assert pruned.history and pruned.history[0]["step"] == "prune"
+    assert pruned.history and pruned.history[0].kind == "prune"
     assert full.history == ()  # the input result is untouched
     assert full.spec.matrices["omega_zeta_within"].n_free == p * (p - 1) // 2
     # compare shows the LR test of the pruned model against the full one
@@ -109,11 +110,11 @@ def test_prune_recovers_sparse_two_level_networks_of_observed_variables():
                        omega_zeta_between="zero").fit()
     stepped = empty.stepup(alpha=0.01)
     assert stepped.fit_measures()["bic"] <= pruned.fit_measures()["bic"] + 1e-6
-    assert all(step["step"] == "stepup" for step in stepped.history)
+    assert all(step.kind == "stepup" for step in stepped.history)
     # prune and stepup chain
     chained = pruned.stepup(alpha=0.01)
-    assert [h["step"] for h in chained.history][: len(pruned.history)] == [
-        h["step"] for h in pruned.history]
+    assert [h.kind for h in chained.history][: len(pruned.history)] == [
+        h.kind for h in pruned.history]
 
 
 def test_prune_recovers_a_residual_network_with_one_factor():

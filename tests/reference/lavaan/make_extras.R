@@ -161,11 +161,12 @@ run_case <- function(case, description, data_file, d, missing = "listwise") {
   invisible(res)
 }
 
-# 1. the shipped seed example (600 rows, 60 clusters of 10) ------------------
-seed_file <- "../../../pm_mlvm/data/seed_example.csv"
+# 1. the seed design (600 rows, 60 clusters of 10), simulated in NumPy earlier; kept here
+#    as a fixed CSV (the package now ships the seed document's own R data) -------------
+seed_file <- "extras/seed_example.csv"
 run_case("seed_example",
-         "pm_mlvm's shipped seed data (pm_mlvm/data/seed_example.csv).",
-         "pm_mlvm/data/seed_example.csv", read_data_csv(seed_file))
+         "the seed design simulated in NumPy (tests/reference/lavaan/extras/seed_example.csv).",
+         "tests/reference/lavaan/extras/seed_example.csv", read_data_csv(seed_file))
 
 # 2. lavaan's Demo.twolevel (2500 rows, 200 clusters of 5/10/15/20) ----------
 utils::data("Demo.twolevel", package = "lavaan")
