@@ -274,6 +274,9 @@ def ml_lvm(
         raise NotImplementedError("several groups (groups=) are on the roadmap; fit each group "
                                   "separately for now")
     choose_estimator(estimator, False, 10)  # validate the name before touching the data
+    if not isinstance(data, (TwoLevelStats, pd.DataFrame)):
+        raise MLVMInputError(f"data must be a pandas DataFrame (one row per unit) or "
+                             f"TwoLevelStats; got {type(data).__name__}")
     if model is not None:
         columns = (data.var_names if isinstance(data, TwoLevelStats)
                    else [c for c in data.columns if c != clusters])
@@ -295,7 +298,7 @@ def ml_lvm(
             raise MLVMInputError("estimator='FIML' needs the rows: pass the DataFrame, or "
                                  "TwoLevelStats built with route='rows'")
         chosen, reason = choose_estimator(estimator, stats.has_missing, stats.max_cluster_size)
-    elif isinstance(data, pd.DataFrame):
+    else:
         if clusters is None:
             raise MLVMInputError("clusters=None: clusters is required, the name of the cluster "
                                  "column of data")
@@ -304,9 +307,6 @@ def ml_lvm(
         chosen, reason = choose_estimator(estimator, has_missing, max_size)
         route = "rows" if chosen == "FIML" else "auto"
         stats = TwoLevelStats.from_dataframe(data, clusters=clusters, vars=vars, route=route)
-    else:
-        raise MLVMInputError(f"data must be a pandas DataFrame (one row per unit) or "
-                             f"TwoLevelStats; got {type(data).__name__}")
     _check_separable(stats)
     spec = build_spec(stats.var_names, lambda_=lambda_, latents=latents,
                       within_latent=within_latent, between_latent=between_latent,

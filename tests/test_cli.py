@@ -91,27 +91,6 @@ def test_the_installed_command_has_help_everywhere():
         assert out.returncode == 0 and "usage: pm-mlvm" in out.stdout
 
 
-def test_fit_and_demo_draw_the_path_diagram_with_plot(seed_csv, tmp_path, capsys):
-    fit_png, demo_png = tmp_path / "fit.png", tmp_path / "demo.png"
-    assert main(["fit", str(seed_csv), "--clusters", "cluster", "--factor", "F1=y1,y2,y3",
-                 "--factor", "F2=y4,y5,y6", "--plot", str(fit_png)]) == 0
-    assert main(["demo", "--plot", str(demo_png)]) == 0
-    assert f"path diagram written to {demo_png}" in capsys.readouterr().out
-    for png in (fit_png, demo_png):
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
-
-
-def test_demo_fits_the_seed_documents_data(capsys):
-    assert main(["demo"]) == 0
-    assert "15.92" in capsys.readouterr().out      # chi-square(20), as the document prints
-
-
-def test_an_unwritable_plot_path_is_one_line_on_stderr(tmp_path, capsys):
-    status = main(["demo", "--plot", str(tmp_path / "no" / "such" / "dir.png")])
-    err = capsys.readouterr().err
-    assert status == 2 and "cannot write --plot" in err and len(err.strip().splitlines()) == 1
-
-
 def test_an_unreadable_file_is_one_line_with_exit_code_2(seed_csv, tmp_path, capsys):
     locked = tmp_path / "locked.csv"
     locked.write_text(seed_csv.read_text())
@@ -154,3 +133,24 @@ def test_the_choice_lists_come_from_the_package():
             assert tuple(choices[f"{level}_{part}"]) == tuple(STRUCTURES)
     assert tuple(choices["estimator"]) == tuple(ESTIMATORS)
     assert tuple(choices["information"]) == tuple(INFORMATION)
+
+
+def test_fit_and_demo_draw_the_path_diagram_with_plot(seed_csv, tmp_path, capsys):
+    fit_png, demo_png = tmp_path / "fit.png", tmp_path / "demo.png"
+    assert main(["fit", str(seed_csv), "--clusters", "cluster", "--factor", "F1=y1,y2,y3",
+                 "--factor", "F2=y4,y5,y6", "--plot", str(fit_png)]) == 0
+    assert main(["demo", "--plot", str(demo_png)]) == 0
+    assert f"path diagram written to {demo_png}" in capsys.readouterr().out
+    for png in (fit_png, demo_png):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_demo_fits_the_seed_documents_data(capsys):
+    assert main(["demo"]) == 0
+    assert "15.92" in capsys.readouterr().out      # chi-square(20), as the document prints
+
+
+def test_an_unwritable_plot_path_is_one_line_on_stderr(tmp_path, capsys):
+    status = main(["demo", "--plot", str(tmp_path / "no" / "such" / "dir.png")])
+    err = capsys.readouterr().err
+    assert status == 2 and "cannot write --plot" in err and len(err.strip().splitlines()) == 1
