@@ -56,6 +56,19 @@ class Objective:
         self.psd_between = psd_between
         self._sizes = np.asarray(stats.sizes, dtype=float)
         self._counts = np.asarray(stats.size_counts, dtype=float)
+        self._last = (None, None)  # (θ bytes, first derivatives): an objective serves one fit
+
+    def _derivatives(self, theta) -> MomentDerivatives:
+        """First derivatives at θ, reused when the same θ is asked for again (the optimiser
+        asks for the gradient and the metric at each accepted point)."""
+        theta = np.asarray(theta, dtype=float)
+        key = theta.tobytes()
+        cached_key, cached = self._last
+        if cached_key == key:
+            return cached
+        der = self.map.derivatives(theta)
+        self._last = (key, der)
+        return der
 
     @property
     def npar(self) -> int:
@@ -75,7 +88,7 @@ class Objective:
 
     def value_grad(self, theta):
         """(logℓ, ∇logℓ), or (-inf, None) where the model is not positive definite."""
-        der = self.map.derivatives(theta)
+        der = self._derivatives(theta)
         logl, g_mu, g_w, g_b = self._kernel(der.mu, der.sigma_within, der.sigma_between)
         if g_mu is None:
             return -np.inf, None
@@ -87,7 +100,7 @@ class Objective:
     # ------------------------------------------------------------- information
     def expected_information(self, theta) -> np.ndarray:
         """Expected (Fisher) information of θ for the clusters' size design."""
-        der = self.map.derivatives(theta)
+        der = self._derivatives(theta)
         return self._expected(der)
 
     def _expected(self, der: MomentDerivatives) -> np.ndarray:
@@ -118,7 +131,7 @@ class Objective:
     def metric(self, theta) -> np.ndarray:
         """The positive (semi-)definite metric the optimiser uses: the expected information
         of the design (for data with missing cells, that of the complete-data design)."""
-        der = self.map.derivatives(theta)
+        der = self._derivatives(theta)
         try:
             return self._expected(der)
         except np.linalg.LinAlgError:

@@ -261,6 +261,8 @@ def _warn(result: MLResult) -> None:
     if not result.information_ok:
         warnings.warn("the information matrix is not positive definite: the model may not be "
                       "identified; standard errors are unreliable", MLVMWarning, stacklevel=4)
+    if not result.on_bound.any():  # the common case: no table to build
+        return
     on_bound = result.heywood
     if len(on_bound):
         cells = ", ".join(f"{r.matrix}[{r.row},{r.col}]={r.est:.3g}" for r in
