@@ -4,9 +4,9 @@ Run:  OPENBLAS_NUM_THREADS=1 python benchmarks/bench_fit.py [--repeats 3]
 
 Cases: the seed example (60 clusters x 10, p=6, two factors) and 100 clusters of sizes
 18-25. A full fit is estimates, SEs, the saturated and baseline models and every fit
-measure. For pm_mlvm it reports the first fit in this process (includes compiling the
-model's functions; the second case has the same structure, so its "first" fit reuses them)
-and the median fit of *new* data sets of the same shape. For lavaan 0.6.14 (when ``Rscript``
+measure. For pm_mlvm it reports the first fit in this process (nothing is compiled: the ML
+path is NumPy) and the median fit of *new* data sets of the same shape (``bench_cold.py``
+measures first fits in fresh processes). For lavaan 0.6.14 (when ``Rscript``
 is on PATH) it times ``sem(model, data, cluster=)`` + ``fitMeasures()`` in-process in R (median
 of repeats, loadings equal across levels), on the same data written to CSV.
 """
@@ -30,7 +30,7 @@ t_import = time.perf_counter()
 import pm_mlvm as pmv  # noqa: E402
 from _common import LAM, LAVAAN_MODEL, SIGMA_B, SIGMA_W, TWO  # noqa: E402, F401
 
-pmv.ml_lvm  # noqa: B018 - load the PyMC layer now so the import is timed here
+pmv.ml_lvm  # noqa: B018 - load the ML layer now so the import is timed here
 import pm_mlvm.ml.fit  # noqa: E402, F401
 
 IMPORT_S = time.perf_counter() - t_import
@@ -102,7 +102,7 @@ def main():
             "logl pm_mlvm": round(fit.logl, 4),
             "logl lavaan": round(lav["logl"], 4) if lav_s is not None else None,
         })
-    print(f"\nimport pm_mlvm (+ PyMC): {IMPORT_S:.2f} s")
+    print(f"\nimport pm_mlvm: {IMPORT_S:.2f} s")
     print("Full ML fit = estimates + expected-information SEs + saturated and baseline models + "
           "all fit measures "
           f"(median of {args.repeats} refits on new data of the same shape)")
