@@ -159,6 +159,17 @@ class MLVM:
         return sample_mlvm(self, draws=draws, tune=tune, chains=chains, priors=priors,
                            random_seed=random_seed, sparsity=sparsity, **pm_kwargs)
 
+    def posterior_factor_scores(self, idata, level="within", data=None, clusters=None,
+                                max_draws: int = 200, random_seed=0):
+        """Posterior factor scores of one level from ``idata`` (from :meth:`sample`): the
+        ML factor-score map (lavaan's ``lavPredict`` scheme) at each of up to ``max_draws``
+        posterior draws; ``.mean``, ``.sd`` (labelled DataFrames) and ``.draws``. See
+        :mod:`pm_mlvm.bayes.scores`."""
+        from pm_mlvm.bayes.scores import posterior_factor_scores
+
+        return posterior_factor_scores(self, idata, level=level, data=data, clusters=clusters,
+                                       max_draws=max_draws, random_seed=random_seed)
+
     def sample_posterior_predictive(self, idata, random_seed=None, extend_inferencedata=True,
                                     progressbar=True, priors=None, sparsity=None):
         """Replicated data ``y`` (draws × rows × variables, the observed cluster layout and

@@ -9,6 +9,7 @@ import json
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytest
 from scipy import stats as sps
@@ -304,3 +305,28 @@ def test_nutpie_sampler_works_where_installed():
     assert int(idata.sample_stats["diverging"].sum()) == 0
     assert idata.log_likelihood["y"].shape[-1] == 60
     assert "lambda" in idata.posterior
+
+
+def test_posterior_factor_scores_apply_the_ml_score_map_to_each_draw(small_run):
+    from pm_mlvm.bayes.scores import theta_draws
+
+    df, model, idata = small_run
+    thetas = theta_draws(model.spec, idata)
+    assert thetas.shape == (200, model.spec.npar)
+    # the θ read from the posterior rebuilds that draw's full matrices exactly
+    lam = model.spec.derived_matrices(thetas[0])["lambda"]
+    first = idata.matrices["lambda"].stack(sample=("chain", "draw")).transpose("sample", ...)
+    np.testing.assert_allclose(lam, first.to_numpy()[0], rtol=1e-12)
+    # one draw at the ML estimates gives the ML factor scores (exact oracle)
+    fit = model.fit()
+    for level in ("within", "between"):
+        post = model.posterior_factor_scores(idata, level=level, max_draws=50)
+        ml = fit.factor_scores(level=level)
+        assert post.mean.shape == ml.shape and list(post.mean.index) == list(ml.index)
+        assert post.draws.shape == (50, *ml.shape) and (post.sd.to_numpy() > 0).all()
+        assert np.corrcoef(post.mean.to_numpy().ravel(), ml.to_numpy().ravel())[0, 1] > 0.95
+    from pm_mlvm.ml.scores import scores_frame
+
+    at_ml = scores_frame(model.spec, model.spec.derived_matrices(fit.theta), df, "cluster",
+                         "between")
+    pd.testing.assert_frame_equal(at_ml, fit.factor_scores(level="between"))
