@@ -180,7 +180,7 @@ class TwoLevelNormal:
         :class:`MLVMInputError`.
     shared_data : bool
         Hold the statistics in shared variables instead of constants.
-    statistics_inputs : (route, variables), optional
+    statistics_inputs : tuple, optional
         The statistics as PyTensor inputs already made by
         :func:`pm_mlvm.graph.ops.data_inputs` (e.g. shared variables one caller holds for
         several models); by default they are made from ``observed``.
