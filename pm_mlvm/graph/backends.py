@@ -113,47 +113,23 @@ if HAS_JAX:
 
     from pm_mlvm.likelihood import jax_kernels as jk
 
-    @jax_funcify.register(TwoLevelLogLik)
-    def _jax_total(op, node=None, **kwargs):
-        route = op.route
+    def _register_jax(op_class, kernel):
+        """Register ``kernel(route, *inputs)`` (inputs in the Op's order) for ``op_class``."""
 
-        def total(mu, sw, sb, *data):
-            return jk.value_and_grad_total(route, mu, sw, sb, *data)
+        @jax_funcify.register(op_class)
+        def _funcify(op, node=None, **kwargs):
+            route = op.route
 
-        return total
+            def apply(*inputs):
+                return kernel(route, *inputs)
 
-    @jax_funcify.register(TwoLevelClusterLogLik)
-    def _jax_per_cluster(op, node=None, **kwargs):
-        route = op.route
+            return apply
 
-        def per_cluster(mu, sw, sb, *data):
-            return jk.per_cluster_and_grad(route, mu, sw, sb, *data)
+        return _funcify
 
-        return per_cluster
-
-    @jax_funcify.register(TwoLevelLogLikWeightedGrad)
-    def _jax_weighted_grad(op, node=None, **kwargs):
-        route = op.route
-
-        def weighted(weights, mu, sw, sb, *data):
-            return jk.weighted_grad(route, weights, mu, sw, sb, *data)
-
-        return weighted
-
-    @jax_funcify.register(TwoLevelLogLikHVP)
-    def _jax_hvp(op, node=None, **kwargs):
-        route = op.route
-
-        def hvp(weights, mu, sw, sb, v_mu, v_w, v_b, *data):
-            return jk.hvp(route, weights, mu, sw, sb, v_mu, v_w, v_b, *data)
-
-        return hvp
-
-    @jax_funcify.register(TwoLevelGradPerCluster)
-    def _jax_grad_per_cluster(op, node=None, **kwargs):
-        route = op.route
-
-        def per_cluster(mu, sw, sb, *data):
-            return jk.grad_per_cluster(route, mu, sw, sb, *data)
-
-        return per_cluster
+    for _op_class, _kernel in ((TwoLevelLogLik, jk.value_and_grad_total),
+                               (TwoLevelClusterLogLik, jk.per_cluster_and_grad),
+                               (TwoLevelLogLikWeightedGrad, jk.weighted_grad),
+                               (TwoLevelLogLikHVP, jk.hvp),
+                               (TwoLevelGradPerCluster, jk.grad_per_cluster)):
+        _register_jax(_op_class, _kernel)
