@@ -24,6 +24,7 @@ _LAZY = {
     "ml_rnm": "pm_mlvm.api",
     "ml_lrnm": "pm_mlvm.api",
     "MLVM": "pm_mlvm.api",
+    "GroupMLVM": "pm_mlvm.api",
     "compare": "pm_mlvm.ml.compare",
     "plot_network": "pm_mlvm.report.plots",
     "ppp": "pm_mlvm.bayes.checks",

@@ -21,11 +21,14 @@ import pandas as pd
 
 from pm_mlvm.errors import MLVMInputError, check_choice
 from pm_mlvm.ml.fit import Fitter
+from pm_mlvm.ml.groups import GroupFitter
+from pm_mlvm.ml.invariance import STEPS, measurement_invariance
+from pm_mlvm.spec.groups import GroupSpec, build_group_spec
 from pm_mlvm.spec.mlvm import MLVMSpec, build_spec
 from pm_mlvm.spec.syntax import syntax_arguments
 from pm_mlvm.stats.twolevel import TwoLevelStats, survey
 
-__all__ = ["MLVM", "ml_lvm", "ml_lnm", "ml_rnm", "ml_lrnm", "choose_estimator"]
+__all__ = ["MLVM", "GroupMLVM", "ml_lvm", "ml_lnm", "ml_rnm", "ml_lrnm", "choose_estimator"]
 
 ESTIMATORS = ("default", "ML", "FIML")
 
@@ -189,6 +192,75 @@ class MLVM:
                 f"df={self.df}, estimator={self.estimator}, {types})")
 
 
+class GroupMLVM:
+    """A two-level model for several groups bound to data. Build with
+    ``ml_lvm(..., groups=...)``.
+
+    Attributes
+    ----------
+    spec : GroupSpec
+        One identified specification per group and the cross-group equality constraints
+        (:mod:`pm_mlvm.spec.groups`).
+    stats : tuple of TwoLevelStats
+        Each group's statistics, in group order (``spec.labels``: order of first
+        appearance in the data).
+    estimator : str
+        ``"ML"`` or ``"FIML"`` (the same for every group); ``estimator_reason`` says why.
+    """
+
+    def __init__(self, spec: GroupSpec, stats, estimator: str, reason: str, data=None,
+                 clusters=None, groups=None):
+        self.spec = spec
+        self.stats = tuple(stats)
+        self.estimator = estimator
+        self.estimator_reason = reason
+        self.data = data
+        self.clusters = clusters
+        self.groups = groups
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.spec.labels
+
+    @property
+    def npar(self) -> int:
+        return self.spec.npar
+
+    @property
+    def df(self) -> int:
+        return self.spec.df
+
+    def parameter_table(self) -> pd.DataFrame:
+        """The free parameters of every group (``group`` column; ``par`` is the global
+        parameter, shared by groups where the cell is equal across groups)."""
+        return self.spec.parameter_table()
+
+    def _fitter(self, information="expected", maxiter=10000, se="standard"):
+        return GroupFitter(self.stats, estimator=self.estimator, information=information,
+                           maxiter=maxiter, se=se, data=self.data, clusters=self.clusters,
+                           groups=self.groups, labels=self.labels)
+
+    def fit(self, information: str = "expected", start=None, maxiter: int = 10000,
+            se: str = "standard"):
+        """Maximum likelihood of the joint model (the plain sum of the groups'
+        log-likelihoods). Returns a :class:`~pm_mlvm.ml.group_result.GroupResult`.
+        ``information``, ``start`` (global θ, ``spec`` order), ``maxiter`` as
+        :meth:`MLVM.fit`; ``se="robust"`` is not available with groups yet."""
+        return self._fitter(information, maxiter, se).fit(self.spec, start=start)
+
+    def invariance(self, steps=STEPS, information: str = "expected"):
+        """Fit configural → metric → scalar → strict (or the given ``steps``) and compare
+        them: an :class:`~pm_mlvm.ml.invariance.InvarianceResult` (``.table``, ``.fits``).
+        The model's own ``equal=`` is ignored: each step sets its constraints."""
+        return measurement_invariance(self.spec.base, self.labels,
+                                      self._fitter(information), steps=steps)
+
+    def __repr__(self) -> str:
+        return (f"GroupMLVM(groups={list(self.labels)}, p={self.spec.base.n_vars}, "
+                f"q={self.spec.base.n_latent}, npar={self.npar}, df={self.df}, "
+                f"equal={list(self.spec.equal)}, estimator={self.estimator})")
+
+
 def ml_lvm(
     data: pd.DataFrame,
     lambda_=None,
@@ -205,9 +277,10 @@ def ml_lvm(
     estimator: str = "default",
     fix=None,
     groups=None,
+    equal=None,
     model: str | None = None,
     **matrices,
-) -> MLVM:
+):
     """Two-level latent variable model (psychonetrics' ``ml_lvm``).
 
     Parameters
@@ -254,6 +327,16 @@ def ml_lvm(
         See the module docstring.
     fix : dict, optional
         ``{(matrix, row, col): value}`` fixes cells, e.g. ``{("lambda", "y1", "F1"): 0.8}``.
+    groups : column label, optional
+        The group column (psychonetrics' ``groups=``): one two-level model per group (its
+        own clusters; Λ shared by the levels within a group), groups in order of first
+        appearance, labels compared as ``str``. Returns a :class:`GroupMLVM`.
+    equal : str or list of str, optional
+        With ``groups``: matrices equal across groups, e.g. ``["lambda", "nu"]``
+        (psychonetrics' ``equal=``). When the intercepts ``nu`` are equal, the latent means
+        ``nu_eta`` are free in the groups after the first; with
+        ``identification="variance"`` and equal loadings, the within latent variances are
+        free after the first group. See :mod:`pm_mlvm.spec.groups`.
     model : str, optional
         lavaan model syntax instead of ``lambda_`` (not both), e.g.
         ``"F1 =~ y1 + y2 + y3; F2 =~ y4 + y5 + y6"`` (one block: both levels) or lavaan's
@@ -270,7 +353,7 @@ def ml_lvm(
 
     Returns
     -------
-    MLVM
+    MLVM, or GroupMLVM with ``groups``
 
     Examples
     --------
@@ -281,16 +364,15 @@ def ml_lvm(
     >>> model.df
     8
     """
-    if groups is not None:
-        raise NotImplementedError("several groups (groups=) are on the roadmap; fit each group "
-                                  "separately for now")
+    if equal is not None and groups is None:
+        raise MLVMInputError(f"equal={equal!r} needs groups= (constraints across groups)")
     choose_estimator(estimator, False, 10)  # validate the name before touching the data
     if not isinstance(data, (TwoLevelStats, pd.DataFrame)):
         raise MLVMInputError(f"data must be a pandas DataFrame (one row per unit) or "
                              f"TwoLevelStats; got {type(data).__name__}")
     if model is not None:
         columns = (data.var_names if isinstance(data, TwoLevelStats)
-                   else [c for c in data.columns if c != clusters])
+                   else [c for c in data.columns if c not in (clusters, groups)])
         args = syntax_arguments(
             model, columns, dict(lambda_=lambda_, vars=columns if isinstance(
                 data, TwoLevelStats) else vars, beta_within=beta_within,
@@ -301,6 +383,14 @@ def ml_lvm(
         lambda_, vars, beta_within, beta_between, fix = (
             args.pop(k) for k in ("lambda_", "vars", "beta_within", "beta_between", "fix"))
         matrices = args
+    if groups is not None:
+        return _group_model(data, clusters, groups, vars, estimator, equal,
+                            dict(lambda_=lambda_, latents=latents, within_latent=within_latent,
+                                 between_latent=between_latent,
+                                 within_residual=within_residual,
+                                 between_residual=between_residual, beta_within=beta_within,
+                                 beta_between=beta_between, identification=identification,
+                                 fix=fix, **matrices))
     if isinstance(data, TwoLevelStats):
         stats = data
         if estimator == "default":
@@ -327,6 +417,48 @@ def ml_lvm(
     frame = data if isinstance(data, pd.DataFrame) else None
     return MLVM(spec, stats, chosen, reason, data=frame,
                 clusters=clusters if frame is not None else None)
+
+
+def _group_model(data, clusters, groups, vars, estimator, equal, spec_args) -> GroupMLVM:
+    """The :class:`GroupMLVM` of ``ml_lvm(..., groups=...)``."""
+    if not isinstance(data, pd.DataFrame):
+        raise MLVMInputError(f"groups={groups!r} needs the rows: data must be a pandas "
+                             f"DataFrame; got {type(data).__name__}")
+    if clusters is None:
+        raise MLVMInputError("clusters=None: clusters is required, the name of the cluster "
+                             "column of data")
+    if groups not in data.columns:
+        raise MLVMInputError(f"groups={groups!r} is not a column of data; columns are: "
+                             + ", ".join(map(repr, data.columns)))
+    if groups == clusters:
+        raise MLVMInputError(f"groups={groups!r} is also the cluster column; groups must be "
+                             "a different column")
+    if data[groups].isna().any():
+        raise MLVMInputError(f"groups={groups!r}: {int(data[groups].isna().sum())} rows have "
+                             "no group; drop them or give them a group")
+    if vars is None:
+        vars = [c for c in data.columns if c not in (clusters, groups)]
+    elif groups in list(vars):
+        raise MLVMInputError(f"vars includes the group column {groups!r}")
+    keys = data[groups].astype(str)
+    labels = tuple(pd.unique(keys))
+    frames = [data[(keys == label).to_numpy()] for label in labels]
+    surveys = [survey(frame, clusters, vars) for frame in frames]
+    chosen, reason = choose_estimator(estimator, any(m for m, _ in surveys),
+                                      max(n for _, n in surveys))
+    route = "rows" if chosen == "FIML" else "auto"
+    stats = []
+    for label, frame in zip(labels, frames):
+        st = TwoLevelStats.from_dataframe(frame, clusters=clusters, vars=vars, route=route)
+        try:
+            _check_separable(st)
+        except MLVMInputError as err:
+            raise MLVMInputError(f"group {label!r}: {err}") from None
+        stats.append(st)
+    base = build_spec(stats[0].var_names, **spec_args)
+    gspec = build_group_spec(base, labels, equal)
+    return GroupMLVM(gspec, stats, chosen, reason, data=data, clusters=clusters,
+                     groups=groups)
 
 
 def _check_separable(stats: TwoLevelStats) -> None:

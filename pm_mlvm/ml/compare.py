@@ -9,6 +9,7 @@ import pandas as pd
 from pm_mlvm._distributions import chi2_sf
 
 from pm_mlvm.errors import MLVMInputError
+from pm_mlvm.ml.group_result import GroupResult
 from pm_mlvm.ml.result import MLResult
 
 __all__ = ["compare"]
@@ -25,13 +26,13 @@ def compare(*fits, names=None) -> pd.DataFrame:
 
     Parameters
     ----------
-    *fits : MLResult
-        Fits of the same data.
+    *fits : MLResult or GroupResult
+        Fits of the same data (multi-group fits: the same groups).
     names : list of str, optional
         Row labels (default ``model_1``, … in the order given).
     """
     not_fits = [f"fits[{k}] ({type(f).__name__})" for k, f in enumerate(fits)
-                if not isinstance(f, MLResult)]
+                if not isinstance(f, (MLResult, GroupResult))]
     if not_fits:
         raise MLVMInputError(f"compare: {', '.join(not_fits)} are not fits; pass results of "
                              "model.fit()")
@@ -44,7 +45,7 @@ def compare(*fits, names=None) -> pd.DataFrame:
         raise MLVMInputError(f"names has {len(names)} labels for {len(fits)} fits")
     if len(set(names)) != len(names):
         raise MLVMInputError(f"names={names!r} must be unique")
-    prints = {f.stats.digest for f in fits}
+    prints = {f.digest if isinstance(f, GroupResult) else f.stats.digest for f in fits}
     if len(prints) > 1:
         raise MLVMInputError("compare: the fits were made on different data (their statistics "
                          "differ); compare only models fitted to the same data")
@@ -53,7 +54,8 @@ def compare(*fits, names=None) -> pd.DataFrame:
         fm = fit.fit_measures()
         rows.append(dict(model=name, npar=fit.npar, df=int(fm["df"]), logl=fit.logl,
                          aic=fm["aic"], bic=fm["bic"], bic_n=fm["bic_n"], chisq=fm["chisq"],
-                         pvalue=fm["pvalue"], rmsea=fm["rmsea"]))
+                         pvalue=fm["pvalue"], cfi=fm["cfi"], rmsea=fm["rmsea"],
+                         rmsea_n=fm["rmsea_n"]))
     table = pd.DataFrame(rows).sort_values("df", kind="stable").reset_index(drop=True)
     diff = table["chisq"].diff()
     ddf = table["df"].diff()

@@ -11,6 +11,8 @@ Conventions (``reference/lavaan_twolevel.md``, ``reference/psychonetrics_ml_lvm.
   (lavaan's method); its p-value tests RMSEA ≤ 0.05.
 * SRMR per level (lavaan): root mean square of the correlation residuals between the h1
   and model-implied matrices, diagonal included in the count; ``srmr`` = within + between.
+* Several groups (lavaan's rules): RMSEA, its CI and close-fit p-value with √G
+  (RMSEA = √G·√max(X²/(n df) − 1/n, 0)); SRMR per level the N_g/N-weighted mean over groups.
 """
 
 from __future__ import annotations
@@ -53,16 +55,17 @@ def rni(chisq, df, base_chisq, base_df) -> float:
     return 1.0 - (chisq - df) / den if den != 0 else float("nan")
 
 
-def rmsea(chisq, df, n) -> float:
+def rmsea(chisq, df, n, groups: int = 1) -> float:
     if df <= 0:
         return 0.0
-    return float(np.sqrt(max(chisq / (n * df) - 1.0 / n, 0.0)))
+    return float(np.sqrt(groups) * np.sqrt(max(chisq / (n * df) - 1.0 / n, 0.0)))
 
 
-def rmsea_ci(chisq, df, n, level=0.90) -> tuple[float, float]:
-    """Noncentral-χ² confidence interval of RMSEA (lavaan's method)."""
+def rmsea_ci(chisq, df, n, level=0.90, groups: int = 1) -> tuple[float, float]:
+    """Noncentral-χ² confidence interval of RMSEA (lavaan's method; √G with G groups)."""
     if df <= 0:
         return 0.0, 0.0
+    n = n / groups
     upper_p, lower_p = (1 + level) / 2, (1 - level) / 2
 
     def ncp_for(prob):
@@ -72,10 +75,10 @@ def rmsea_ci(chisq, df, n, level=0.90) -> tuple[float, float]:
     return float(np.sqrt(lam_lo / (n * df))), float(np.sqrt(lam_hi / (n * df)))
 
 
-def rmsea_pvalue(chisq, df, n, close=0.05) -> float:
+def rmsea_pvalue(chisq, df, n, close=0.05, groups: int = 1) -> float:
     if df <= 0:
         return float("nan")
-    return float(ncx2_sf(chisq, df, n * df * close**2))
+    return float(ncx2_sf(chisq, df, n * df * close**2 / groups))
 
 
 def information_criteria(logl, npar, n) -> dict:
@@ -106,8 +109,12 @@ def srmr(observed_cov, implied_cov) -> float:
 
 
 def fit_measures(logl, npar, df, sat_logl, sat_npar, base_logl, base_npar, n_obs, n_clusters,
-                 h1_within, h1_between, implied_within, implied_between) -> pd.Series:
-    """Every fit measure from numbers (see the module docstring for conventions)."""
+                 h1_within, h1_between, implied_within, implied_between,
+                 groups: int = 1, weights=None) -> pd.Series:
+    """Every fit measure from numbers (see the module docstring for conventions).
+
+    With ``weights`` (the groups' N_g/N), ``h1_*`` and ``implied_*`` are sequences (one
+    matrix per group); ``groups`` is G."""
     chisq = max(2.0 * (sat_logl - logl), 0.0)
     base_chisq = max(2.0 * (sat_logl - base_logl), 0.0)
     base_df = sat_npar - base_npar
@@ -121,16 +128,22 @@ def fit_measures(logl, npar, df, sat_logl, sat_npar, base_logl, base_npar, n_obs
         "nfi": nfi(chisq, base_chisq), "rni": rni(chisq, df, base_chisq, base_df),
     }
     for suffix, n in (("", n_clusters), ("_n", n_obs)):
-        lo, hi = rmsea_ci(chisq, df, n)
-        out[f"rmsea{suffix}"] = rmsea(chisq, df, n)
+        lo, hi = rmsea_ci(chisq, df, n, groups=groups)
+        out[f"rmsea{suffix}"] = rmsea(chisq, df, n, groups=groups)
         out[f"rmsea{suffix}_ci_lower"] = lo
         out[f"rmsea{suffix}_ci_upper"] = hi
-        out[f"rmsea{suffix}_pvalue"] = rmsea_pvalue(chisq, df, n)
+        out[f"rmsea{suffix}_pvalue"] = rmsea_pvalue(chisq, df, n, groups=groups)
     ic_j, ic_n = information_criteria(logl, npar, n_clusters), information_criteria(logl, npar,
                                                                                      n_obs)
     out.update(aic=ic_j["aic"], bic=ic_j["bic"], sabic=ic_j["sabic"], bic_n=ic_n["bic"],
                sabic_n=ic_n["sabic"])
-    out["srmr_within"] = srmr(h1_within, implied_within)
-    out["srmr_between"] = srmr(h1_between, implied_between)
+    if weights is None:
+        out["srmr_within"] = srmr(h1_within, implied_within)
+        out["srmr_between"] = srmr(h1_between, implied_between)
+    else:
+        out["srmr_within"] = float(sum(w * srmr(h, m) for w, h, m in
+                                       zip(weights, h1_within, implied_within)))
+        out["srmr_between"] = float(sum(w * srmr(h, m) for w, h, m in
+                                        zip(weights, h1_between, implied_between)))
     out["srmr"] = out["srmr_within"] + out["srmr_between"]
     return pd.Series(out, name="fit_measures", dtype=float)

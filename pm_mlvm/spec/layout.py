@@ -1,13 +1,14 @@
 """Where every matrix of the model sits: blocks, core matrices, moment matrices, and the one
 place matrix names are formed.
 
-The model ``y_ij = ν + Λ(η^B_j + η^W_ij) + ε^B_j + ε^W_ij`` has
+The model ``y_ij = ν + Λ(η^B_j + η^W_ij) + ε^B_j + ε^W_ij`` (with E η^B_j = B_B ν_η, the
+latent intercepts ν_η free only in groups after the first) has
 
 * four covariance **blocks** (:data:`BLOCKS`): latent (ζ) and residual (ε) on each level. A
   block knows its level, whether it is latent, the ``build_spec`` argument choosing its
   structure, and so which labels its rows carry (latents or observed variables);
-* the **core matrices** (:data:`CORE`): ν, Λ, β_within, β_between, with their label kinds,
-  default priors and search roles;
+* the **core matrices** (:data:`CORE`): ν, ν_η, Λ, β_within, β_between, with their label
+  kinds, default priors and search roles;
 * the **moment matrices** (:data:`MOMENTS`): μ, Σ_W, Σ_B, Σ_W + Σ_B and the latent
   covariances of each level, reported but never parameters.
 
@@ -106,6 +107,8 @@ _BETA_PRIOR = RolePriors.same(PriorSpec("normal", "unit", 1.0))
 CORE: dict[str, CoreMatrix] = {m.name: m for m in (
     CoreMatrix("nu", "vector", VARIABLE, None, "between",
                RolePriors.same(PriorSpec("normal", "sd", 2.0, loc="mean")), searchable=False),
+    CoreMatrix("nu_eta", "vector", LATENT, None, "between",
+               RolePriors.same(PriorSpec("normal", "unit", 1.0)), searchable=False),
     CoreMatrix("lambda", "full", VARIABLE, LATENT, "both",
                RolePriors.same(PriorSpec("normal", "unit", 2.0)),
                fixed_when_observed_only=True),

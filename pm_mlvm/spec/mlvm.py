@@ -4,7 +4,7 @@
 
     Σ_W = Λ B_W Ψ_W B_W' Λ' + Θ_W,   B_W = (I − β_within)⁻¹
     Σ_B = Λ B_B Ψ_B B_B' Λ' + Θ_B,   B_B = (I − β_between)⁻¹
-    μ   = ν
+    μ   = ν + Λ B_B ν_η
 
 Ψ_W, Θ_W, Ψ_B, Θ_B are the blocks ``zeta_within``, ``epsilon_within``, ``zeta_between``,
 ``epsilon_between``, each parameterised by a :mod:`~pm_mlvm.spec.structures` type.
@@ -22,8 +22,9 @@ free, identified by the shared loadings).
 One deliberate departure from psychonetrics: when β has free paths on a level and the latent
 block's pattern is left at its default, only exogenous latents covary (lavaan's rule);
 psychonetrics would keep every covariance free, which leaves the model unidentified.
-The latent intercepts ν_η of psychonetrics are fixed at 0 in a single group and are not
-represented.
+The latent intercepts ν_η (``nu_eta``) are fixed at 0 (identified) in a single group; with
+several groups (:mod:`pm_mlvm.spec.groups`) they are freed in the groups after the first when
+the intercepts ν are equal across groups, as psychonetrics does.
 
 The parameter vector θ is the free cells of the matrices in :attr:`MLVMSpec.order`, each in
 column-major order; :attr:`MLVMSpec.param_ids` names them (:class:`~pm_mlvm.spec.params.ParamId`).
@@ -416,6 +417,10 @@ def compose_moments(spec: MLVMSpec, mats: dict, be) -> dict:
             blocks[block] = spec.structure(block).implied(
                 {k: mats[m.name] for k, m in own.items()}, be)
     out = {"blocks": blocks, "mu": mats["nu"][:, 0]}
+    if not spec.matrices["nu_eta"].is_zero:
+        b_inv = be.eye(q) if spec.matrices["beta_between"].is_zero else be.inv(
+            be.eye(q) - mats["beta_between"])
+        out["mu"] = out["mu"] + (lam @ b_inv @ mats["nu_eta"])[:, 0]
     for level in LEVELS:
         beta_name = matrix_name("beta", level)
         psi = blocks[level_block(level, latent=True)]
@@ -478,6 +483,9 @@ def build_spec(
     matrices = {}
     matrices["nu"] = MatrixSpec("nu", "vector", np.ones((p, 1), bool), np.zeros((p, 1)), "between",
                                 var_names, ("",))
+    matrices["nu_eta"] = MatrixSpec("nu_eta", "vector", np.zeros((q, 1), bool),
+                                    np.zeros((q, 1)), "between", latent_names, ("",),
+                                    identified=np.ones((q, 1), bool))
     fixed_lam = np.eye(p) if observed_only else np.zeros((p, q))
     matrices["lambda"] = MatrixSpec("lambda", "full", lam_free, fixed_lam, "both", var_names,
                                     latent_names)

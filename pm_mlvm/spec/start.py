@@ -74,7 +74,8 @@ def _latent_scales(spec: MLVMSpec, d: np.ndarray) -> np.ndarray:
 def _cell_factors(spec: MLVMSpec, d: np.ndarray) -> dict:
     """name → matrix of factors mapping standardised-metric cells to the data's metric."""
     c = _latent_scales(spec, d)
-    out = {"nu": np.zeros((spec.n_vars, 1)), "lambda": np.outer(d, 1.0 / c)}
+    out = {"nu": np.zeros((spec.n_vars, 1)), "nu_eta": c[:, None].copy(),
+           "lambda": np.outer(d, 1.0 / c)}
     for level in LEVELS:
         out[matrix_name("beta", level)] = np.outer(c, 1.0 / c)
     for block, info in BLOCKS.items():

@@ -1,0 +1,335 @@
+"""Maximum likelihood with several groups: the :class:`GroupFitter`.
+
+Fits a :class:`~pm_mlvm.spec.groups.GroupSpec` to one :class:`TwoLevelStats` per group by
+maximising Σ_g logℓ_g (:class:`~pm_mlvm.likelihood.groups.GroupObjective`) with the same
+optimiser, convergence test and standard errors as one group (:mod:`pm_mlvm.ml.fit`).
+Also what a :class:`~pm_mlvm.ml.group_result.GroupResult` asks for: fit measures (each
+group against its own saturated and baseline model), modification indices — for fixed cells
+in one group and for equality constraints released in one group — and refits with
+parameters made equal (``group_equal``) or released (``group_free``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from pm_mlvm._distributions import chi2_sf
+from pm_mlvm.errors import MLVMInputError, MLVMWarning, check_choice
+from pm_mlvm.likelihood.groups import GroupObjective
+from pm_mlvm.likelihood.information import invert_information
+from pm_mlvm.likelihood.optimize import maximize
+from pm_mlvm.likelihood.reference_models import reference_models
+from pm_mlvm.ml.fit import INFORMATION, TOLERANCE, Fitter, data_start
+from pm_mlvm.ml.fitmeasures import fit_measures, srmr
+from pm_mlvm.ml.group_result import GroupResult
+from pm_mlvm.ml.result import MLResult
+from pm_mlvm.spec.groups import GroupSpec
+from pm_mlvm.spec.mlvm import MLVMSpec
+from pm_mlvm.spec.start import emergency_start
+
+__all__ = ["GroupFitter", "theta_from_matrices"]
+
+
+def theta_from_matrices(spec: MLVMSpec, mats: dict) -> np.ndarray:
+    """θ of ``spec`` read from full matrices (e.g. another specification's estimates)."""
+    out = np.empty(spec.npar)
+    for k, pid in enumerate(spec.param_ids):
+        name, r, c = spec.cell_of(pid)
+        out[k] = mats[name][r, c]
+    return out
+
+
+class _MemberFitter(Fitter):
+    """The fitter of one group's view: what is defined per group works; what belongs to the
+    joint model says so."""
+
+    def _joint_only(self, what):
+        raise MLVMInputError(f"{what} of one group of a multi-group fit is not defined (the "
+                             "groups share parameters): use the multi-group result's "
+                             f"{what}")
+
+    def fit_measures(self, result):
+        self._joint_only("fit_measures()")
+
+    def modification_indices(self, result, matrices=None):
+        self._joint_only("modification_indices()")
+
+    def prune(self, result, **kwargs):
+        self._joint_only("prune()")
+
+    def stepup(self, result, **kwargs):
+        self._joint_only("stepup()")
+
+    def bootstrap(self, result, *args, **kwargs):
+        self._joint_only("bootstrap()")
+
+
+class GroupFitter:
+    """Fits multi-group specifications to per-group statistics (see the module docstring).
+
+    Parameters
+    ----------
+    stats : sequence of TwoLevelStats, one per group (the GroupSpec's group order)
+    estimator, information, maxiter : as :class:`~pm_mlvm.ml.fit.Fitter`
+    data, clusters, groups : the rows (a DataFrame), its cluster and group columns, for
+        factor scores of one group
+    """
+
+    def __init__(self, stats, estimator: str = "ML", information: str = "expected",
+                 maxiter: int = 10000, se: str = "standard", data=None, clusters=None,
+                 groups=None, labels=None):
+        check_choice("information", information, INFORMATION)
+        if se != "standard":
+            raise MLVMInputError(f"se={se!r} is not available with several groups yet; valid: "
+                                 "'standard'")
+        self.members = []
+        for k, st in enumerate(stats):
+            frame = None
+            if data is not None and groups is not None and labels is not None:
+                frame = data[data[groups].astype(str) == labels[k]]
+            self.members.append(Fitter(st, estimator=estimator, information=information,
+                                       maxiter=maxiter, data=frame, clusters=clusters))
+        self.stats = tuple(stats)
+        self.estimator = estimator
+        self.information = information
+        self.maxiter = int(maxiter)
+        self.se = se
+
+    def information_kind(self) -> str:
+        if self.information == "expected" and any(st.has_missing for st in self.stats):
+            return "observed"
+        return self.information
+
+    # ------------------------------------------------------------------ fitting
+    def _starts(self, gspec: GroupSpec, start):
+        if start is not None:
+            theta0 = np.asarray(start, dtype=float)
+            if theta0.shape != (gspec.npar,) or not np.all(np.isfinite(theta0)):
+                raise MLVMInputError(f"start must hold {gspec.npar} finite values (one per "
+                                     f"free parameter); got shape {theta0.shape}")
+            low, high = gspec.bounds()
+            yield "user", np.clip(theta0, low, high)
+        else:
+            yield "data", gspec.combine([data_start(spec, st)
+                                         for spec, st in zip(gspec.specs, self.stats)])
+        yield "emergency", gspec.combine([emergency_start(spec, st.total_mean, st.total_cov)
+                                          for spec, st in zip(gspec.specs, self.stats)])
+
+    def fit(self, gspec: GroupSpec, start=None, history=(), warn: bool = True) -> GroupResult:
+        """Fit ``gspec``; ``start`` (global θ) replaces the data-based start."""
+        objective = GroupObjective(gspec, self.stats)
+        low, high = gspec.bounds()
+        n_obs = sum(st.n_obs for st in self.stats)
+        notes, best = [], None
+        for label, theta0 in self._starts(gspec, start):
+            if not np.isfinite(objective.value(theta0)):
+                notes.append(f"{label} start values give a non-PD model; trying another start")
+                continue
+            res = maximize(objective.value_grad, theta0, low, high, objective.metric,
+                           n_scale=n_obs, tol=TOLERANCE, maxiter=self.maxiter)
+            if best is None or (res.converged, res.value) > (best[1].converged, best[1].value):
+                best = (label, res)
+            if res.converged:
+                break
+        if best is None:
+            raise MLVMInputError("no start values give a positive definite model in every "
+                                 "group; check the data and the model (or pass start=)")
+        label, res = best
+        kind = self.information_kind()
+        if kind != self.information:
+            notes.append("expected information is not available with missing data; observed "
+                         "information used")
+        info = objective.information(res.x, kind)
+        vcov = np.full((gspec.npar, gspec.npar), np.nan)
+        sub, info_ok = invert_information(info[np.ix_(res.free, res.free)])
+        vcov[np.ix_(res.free, res.free)] = sub
+        result = GroupResult(
+            spec=gspec, stats=self.stats, theta=res.x, logl=res.value,
+            logl_groups=objective.value_groups(res.x), converged=res.converged,
+            message=res.message, n_iter=res.n_iter, n_eval=res.n_eval,
+            decrement=res.decrement, information=kind, vcov=vcov, information_ok=info_ok,
+            on_bound=~res.free, start=label, notes=tuple(notes), estimator=self.estimator,
+            history=tuple(history), fitter=self)
+        if warn:
+            _warn(result)
+        return result
+
+    def member(self, result: GroupResult, g: int) -> MLResult:
+        """Group g's part of a fit as a single-group result (see :class:`GroupResult`)."""
+        idx = result.spec.index[g]
+        base = self.members[g]
+        fitter = _MemberFitter(base.stats, estimator=base.estimator,
+                               information=base.information, maxiter=base.maxiter,
+                               data=base.data, clusters=base.clusters)
+        return MLResult(
+            spec=result.spec.specs[g], stats=self.stats[g], theta=result.theta[idx].copy(),
+            logl=float(result.logl_groups[g]), converged=result.converged,
+            message=result.message, n_iter=result.n_iter, n_eval=result.n_eval,
+            decrement=result.decrement, information=result.information,
+            vcov=result.vcov[np.ix_(idx, idx)].copy(), information_ok=result.information_ok,
+            on_bound=result.on_bound[idx].copy(), start=result.start, notes=result.notes,
+            estimator=result.estimator, fitter=fitter)
+
+    def refit(self, result: GroupResult, gspec: GroupSpec, history=()) -> GroupResult:
+        """Fit ``gspec`` starting from ``result``'s estimates (cells new to ``gspec`` start
+        at their fixed values in ``result``)."""
+        thetas = []
+        for g, spec in enumerate(gspec.specs):
+            old = result.spec.specs[g]
+            mats = old.unpack(result.theta[result.spec.index[g]])
+            thetas.append(theta_from_matrices(spec, mats))
+        start = gspec.combine(thetas)
+        low, high = gspec.bounds()
+        start = np.clip(start, low, high)
+        return self.fit(gspec, start=start, history=history)
+
+    def group_equal(self, result: GroupResult, matrix, row=None, col=None) -> GroupResult:
+        cells = result.spec.cells(matrix, row, col)
+        return self.refit(result, result.spec.with_tied(cells),
+                          history=result.history + (("group_equal", matrix, row, col),))
+
+    def group_free(self, result: GroupResult, matrix, row=None, col=None,
+                   group=None) -> GroupResult:
+        if group is None:
+            raise MLVMInputError("group_free: group=None; name the group (label or position) "
+                                 f"whose parameter is released; groups: "
+                                 f"{list(result.spec.labels)}")
+        g = result.spec.group_position(group)
+        cells = [p for p in result.spec.cells(matrix, row, col) if p in result.spec.tied]
+        if not cells:
+            raise MLVMInputError(f"group_free: {matrix} has no cell equal across groups here")
+        return self.refit(result, result.spec.with_released(cells, g),
+                          history=result.history + (("group_free", matrix, row, col,
+                                                     result.spec.labels[g]),))
+
+    # ---------------------------------------------------------- fit measures
+    def fit_measures(self, result: GroupResult) -> pd.Series:
+        refs = [reference_models(st) for st in self.stats]
+        n_obs = sum(st.n_obs for st in self.stats)
+        implied = [m.implied() for m in result._members]
+        return fit_measures(
+            result.logl, result.npar, result.spec.df, sum(s.logl for s, _ in refs),
+            sum(s.npar for s, _ in refs), sum(b.logl for _, b in refs),
+            sum(b.npar for _, b in refs), n_obs, sum(st.n_clusters for st in self.stats),
+            [s.sigma_within for s, _ in refs], [s.sigma_between for s, _ in refs],
+            [np.asarray(m["sigma_within"]) for m in implied],
+            [np.asarray(m["sigma_between"]) for m in implied],
+            groups=result.spec.n_groups, weights=[st.n_obs / n_obs for st in self.stats])
+
+    def group_fit_measures(self, result: GroupResult) -> pd.DataFrame:
+        rows = []
+        for g, st in enumerate(self.stats):
+            sat, base = reference_models(st)
+            implied = result._members[g].implied()
+            logl = float(result.logl_groups[g])
+            rows.append(dict(
+                group=result.spec.labels[g], nobs=st.n_obs, nclusters=st.n_clusters,
+                logl=logl, unrestricted_logl=sat.logl, baseline_logl=base.logl,
+                chisq=max(2 * (sat.logl - logl), 0.0),
+                srmr_within=srmr(sat.sigma_within, np.asarray(implied["sigma_within"])),
+                srmr_between=srmr(sat.sigma_between, np.asarray(implied["sigma_between"]))))
+        table = pd.DataFrame(rows).set_index("group")
+        table["srmr"] = table["srmr_within"] + table["srmr_between"]
+        return table
+
+    # ------------------------------------------------------------- score tests
+    def _score_tests(self, result: GroupResult, host: GroupSpec, new: np.ndarray):
+        """(MI, EPC) of each new parameter of ``host`` (positions ``new``), each alone.
+
+        The test is in the coordinates (θ, δ) of the current model extended by one
+        difference δ per new parameter: a released cell is θ_tied + δ in its group, a
+        freed cell is δ. Then the current gradient is zero at the estimates and
+        MI = g_δ² / (I_δδ − I_δθ I_θθ⁻¹ I_θδ), EPC = g_δ / (…), with I = T' I_host T and
+        T the 0/1 map (θ, δ) → host parameters."""
+        current = result.spec
+        objective = GroupObjective(host, self.stats)
+        thetas = []
+        for g, spec in enumerate(host.specs):
+            mats = current.specs[g].unpack(result.theta[current.index[g]])
+            thetas.append(theta_from_matrices(spec, mats))
+        theta = host.combine(thetas)
+        _, grad = objective.value_grad(theta)
+        if grad is None:
+            return np.full(len(new), np.nan), np.full(len(new), np.nan)
+        k = current.npar
+        transform = np.zeros((host.npar, k + len(new)))
+        for g, spec in enumerate(host.specs):
+            old = current.specs[g]
+            free_before = set(old.param_ids)
+            for local, pid in enumerate(spec.param_ids):
+                if pid in free_before:
+                    transform[host.index[g][local], current.index[g][old.index_of(pid)]] = 1.0
+        transform[new, k + np.arange(len(new))] = 1.0
+        info = transform.T @ objective.information(theta, result.information) @ transform
+        score = transform.T @ grad
+        keep = np.flatnonzero(~result.on_bound)
+        i_cc = info[np.ix_(keep, keep)]
+        extra = k + np.arange(len(new))
+        i_nc = info[np.ix_(extra, keep)]
+        try:
+            solved = np.linalg.solve(i_cc, i_nc.T)
+        except np.linalg.LinAlgError:
+            solved = np.linalg.pinv(i_cc) @ i_nc.T
+        v = np.diag(info[np.ix_(extra, extra)]) - np.einsum("ij,ji->i", i_nc, solved)
+        g = score[extra]
+        ok = v > np.sqrt(np.finfo(float).eps) * max(1.0, np.abs(np.diag(info)).max())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(ok, g**2 / v, np.nan), np.where(ok, g / v, np.nan)
+
+    def modification_indices(self, result: GroupResult, matrices=None) -> pd.DataFrame:
+        gspec = result.spec
+        if isinstance(matrices, str):
+            matrices = [matrices]
+        if matrices is not None:
+            unknown = [m for m in matrices if m not in gspec.base.matrices]
+            if unknown:
+                raise MLVMInputError(f"matrices: {unknown} are not parameter matrices of this "
+                                     f"model; valid: {list(gspec.base.matrices)}")
+        rows = []
+        for g, spec in enumerate(gspec.specs):
+            label = gspec.labels[g]
+            # fixed cells freed in this group only
+            params = spec.search_candidates(matrices)
+            if params:
+                host_spec = spec.with_params(params, free=True)
+                host = gspec.with_group_spec(g, host_spec)
+                new = np.array([host.index[g][host_spec.index_of(p)] for p in params])
+                mi, epc = self._score_tests(result, host, new)
+                rows += _mi_rows(label, "free", spec, params, mi, epc)
+            # equality constraints released in this group
+            tied = [p for p in spec.param_ids if gspec.is_tied(p, g)
+                    and (matrices is None or p.matrix in matrices)]
+            if tied:
+                host = gspec.with_released(tied, g)
+                new = np.array([host.index[g][spec.index_of(p)] for p in tied])
+                mi, epc = self._score_tests(result, host, new)
+                rows += _mi_rows(label, "equality", spec, tied, mi, epc)
+        table = pd.DataFrame(rows, columns=["group", "kind", "param_id", "matrix", "row", "col",
+                                           "level", "mi", "pvalue", "epc"])
+        return table.sort_values("mi", ascending=False, na_position="last").reset_index(
+            drop=True)
+
+
+def _mi_rows(label, kind, spec, params, mi, epc):
+    rows = []
+    for pid, m, e in zip(params, mi, epc):
+        rows.append(dict(group=label, kind=kind, param_id=pid, matrix=pid.matrix, row=pid.row,
+                         col=pid.col, level=spec.matrices[pid.matrix].level, mi=m,
+                         pvalue=chi2_sf(m, 1) if np.isfinite(m) else np.nan, epc=e))
+    return rows
+
+
+def _warn(result: GroupResult) -> None:
+    if not result.converged:
+        warnings.warn(f"the ML optimiser did not converge ({result.message}; Newton decrement "
+                      f"{result.decrement:.2e}); estimates and SEs are unreliable", MLVMWarning,
+                      stacklevel=4)
+    if not result.information_ok:
+        warnings.warn("the information matrix is not positive definite: the model may not be "
+                      "identified; standard errors are unreliable", MLVMWarning, stacklevel=4)
+    if result.on_bound.any():
+        warnings.warn(f"{int(result.on_bound.sum())} estimates on a bound (Heywood case); "
+                      "their standard errors are not valid", MLVMWarning, stacklevel=4)
