@@ -248,6 +248,25 @@ class GroupMLVM:
         :meth:`MLVM.fit`; ``se="robust"`` is not available with groups yet."""
         return self._fitter(information, maxiter, se).fit(self.spec, start=start)
 
+    def bayesian_model(self, priors=None, sparsity=None):
+        """The ``pm.Model`` that :meth:`sample` samples: each parameter once (shared by the
+        groups where it is equal), one observed ``y__<group>`` per group. See
+        :mod:`pm_mlvm.bayes.groups`."""
+        from pm_mlvm.bayes.groups import group_bayesian_model
+
+        return group_bayesian_model(self, priors=priors, sparsity=sparsity)
+
+    def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, priors=None,
+               random_seed=None, sparsity=None, **pm_kwargs):
+        """Sample the posterior with NUTS; returns ``arviz.InferenceData`` (``posterior``:
+        one variable per matrix over its parameters, a cell equal across groups once;
+        ``matrices`` with a ``group`` dimension; ``log_likelihood["y"]`` per cluster of
+        every group). Arguments as :meth:`MLVM.sample`; see :mod:`pm_mlvm.bayes.groups`."""
+        from pm_mlvm.bayes.groups import sample_groups
+
+        return sample_groups(self, draws=draws, tune=tune, chains=chains, priors=priors,
+                             random_seed=random_seed, sparsity=sparsity, **pm_kwargs)
+
     def invariance(self, steps=STEPS, information: str = "expected"):
         """Fit configural → metric → scalar → strict (or the given ``steps``) and compare
         them: an :class:`~pm_mlvm.ml.invariance.InvarianceResult` (``.table``, ``.fits``).

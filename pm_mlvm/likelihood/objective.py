@@ -84,11 +84,19 @@ class Objective:
         return float(logl), g_mu, g_w, g_b
 
     def value(self, theta) -> float:
-        return self._kernel(*self.map.moments(theta))[0]
+        try:
+            moments = self.map.moments(theta)
+        except np.linalg.LinAlgError:  # a singular structure (e.g. I − Ω of a ggm block)
+            return -np.inf
+        return self._kernel(*moments)[0]
 
     def value_grad(self, theta):
-        """(logℓ, ∇logℓ), or (-inf, None) where the model is not positive definite."""
-        der = self._derivatives(theta)
+        """(logℓ, ∇logℓ), or (-inf, None) where the model is not positive definite (or a
+        structure's matrix to invert is singular)."""
+        try:
+            der = self._derivatives(theta)
+        except np.linalg.LinAlgError:
+            return -np.inf, None
         logl, g_mu, g_w, g_b = self._kernel(der.mu, der.sigma_within, der.sigma_between)
         if g_mu is None:
             return -np.inf, None

@@ -170,6 +170,21 @@ class GroupResult:
         in ``group`` (label or position; required)."""
         return self.fitter.group_free(self, matrix, row, col, group)
 
+    def prune(self, alpha: float = 0.01, adjust: str = "none", matrices=None,
+              recursive: bool = True):
+        """A refitted result without the non-significant network cells (as
+        :meth:`MLResult.prune`); a parameter equal across groups is tested once and removed
+        in every group."""
+        return self.fitter.prune(self, alpha=alpha, adjust=adjust, matrices=matrices,
+                                 recursive=recursive)
+
+    def stepup(self, alpha: float = 0.01, criterion: str = "bic", matrices=None,
+               max_steps=None):
+        """A refitted result with network cells freed one at a time (in one group) by
+        largest modification index (as :meth:`MLResult.stepup`)."""
+        return self.fitter.stepup(self, alpha=alpha, criterion=criterion, matrices=matrices,
+                                  max_steps=max_steps)
+
     # --------------------------------------------------------------- reporting
     def summary(self) -> str:
         status = "converged" if self.converged else "NOT converged"

@@ -16,13 +16,14 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from pm_mlvm._distributions import chi2_sf
+from pm_mlvm._distributions import chi2_isf, chi2_sf
 from pm_mlvm.errors import MLVMInputError, MLVMWarning, check_choice
 from pm_mlvm.likelihood.groups import GroupObjective
 from pm_mlvm.likelihood.information import invert_information
 from pm_mlvm.likelihood.optimize import maximize
 from pm_mlvm.likelihood.reference_models import reference_models
 from pm_mlvm.ml.fit import INFORMATION, TOLERANCE, Fitter, data_start
+from pm_mlvm.ml.search import ADJUST, CRITERIA, adjust_pvalues, check_alpha
 from pm_mlvm.ml.fitmeasures import fit_measures, srmr
 from pm_mlvm.ml.group_result import GroupResult
 from pm_mlvm.ml.result import MLResult
@@ -311,6 +312,89 @@ class GroupFitter:
                                            "level", "mi", "pvalue", "epc"])
         return table.sort_values("mi", ascending=False, na_position="last").reset_index(
             drop=True)
+
+
+    # ------------------------------------------------------------------ search
+    def _search_matrices(self, gspec: GroupSpec, matrices) -> list[str]:
+        if isinstance(matrices, str):
+            matrices = [matrices]
+        if matrices is None:
+            return gspec.base.network_matrices()
+        unknown = [m for m in matrices if m not in gspec.base.matrices]
+        if unknown:
+            raise MLVMInputError(f"matrices: {unknown} are not parameter matrices of this "
+                                 f"model; valid: {list(gspec.base.matrices)}")
+        return list(matrices)
+
+    def prune(self, result: GroupResult, alpha=0.01, adjust="none", matrices=None,
+              recursive=True) -> GroupResult:
+        """Fix the non-significant free off-diagonal cells of the search matrices (network
+        matrices by default) to zero and refit, until all are significant. A parameter equal
+        across groups is one test and is removed in every group; a group's own parameter in
+        that group only."""
+        alpha = check_alpha(alpha)
+        check_choice("adjust", adjust, ADJUST)
+        matrices = self._search_matrices(result.spec, matrices)
+        if not matrices:
+            warnings.warn("prune: the model has no ggm or prec blocks, so nothing is tested; "
+                          "pass matrices=[...]", UserWarning, stacklevel=3)
+            return result
+        current = result
+        while True:
+            table = current.parameters()
+            table = table[table["free"] & table["matrix"].isin(matrices)
+                          & (table["row"] != table["col"])].drop_duplicates("par")
+            if table.empty:
+                break
+            adjusted = adjust_pvalues(table["pvalue"].fillna(1.0).to_numpy(), adjust)
+            drop = set(table["par"].to_numpy()[adjusted > alpha])
+            if not drop:
+                break
+            gspec = current.spec
+            for g, spec in enumerate(gspec.specs):
+                removed = [pid for k, pid in enumerate(spec.param_ids)
+                           if gspec.index[g][k] in drop]
+                if removed:
+                    gspec = gspec.with_group_spec(g, spec.with_params(removed, free=False))
+            history = current.history + (("prune", tuple(sorted(int(k) for k in drop)),
+                                          alpha, adjust),)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*on a bound")
+                current = self.refit(current, gspec, history=history)
+            if not recursive:
+                break
+        return current
+
+    def stepup(self, result: GroupResult, alpha=0.01, criterion="bic", matrices=None,
+               max_steps=None) -> GroupResult:
+        """Free, one at a time, the fixed cell (in one group) with the largest modification
+        index while its LR test is significant and ``criterion`` does not get worse."""
+        alpha = check_alpha(alpha)
+        check_choice("criterion", criterion, CRITERIA)
+        matrices = self._search_matrices(result.spec, matrices)
+        if not matrices:
+            warnings.warn("stepup: the model has no ggm or prec blocks; pass matrices=[...]",
+                          UserWarning, stacklevel=3)
+            return result
+        current, steps = result, 0
+        while max_steps is None or steps < max_steps:
+            mi = self.modification_indices(current, matrices)
+            mi = mi[mi["kind"] == "free"]
+            if mi.empty or not np.isfinite(mi["mi"].iloc[0]) or \
+                    mi["mi"].iloc[0] <= chi2_isf(alpha, 1):
+                break
+            top = mi.iloc[0]
+            g = current.spec.group_position(top["group"])
+            spec = current.spec.specs[g].with_params([top["param_id"]], free=True)
+            gspec = current.spec.with_group_spec(g, spec)
+            history = current.history + (("stepup", top["group"], top["param_id"]),)
+            candidate = self.refit(current, gspec, history=history)
+            lr = 2 * (candidate.logl - current.logl)
+            better = candidate.fit_measures()[criterion] <= current.fit_measures()[criterion]
+            if not (chi2_sf(lr, 1) < alpha and better):
+                break
+            current, steps = candidate, steps + 1
+        return current
 
 
 def _mi_rows(label, kind, spec, params, mi, epc):

@@ -30,13 +30,13 @@ from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.spec.params import SearchStep
 
 __all__ = ["network_matrices", "modification_indices", "prune", "stepup", "adjust_pvalues",
-           "embedding_index"]
+           "embedding_index", "check_alpha", "ADJUST", "CRITERIA"]
 
 ADJUST = ("none", "bonferroni", "holm", "fdr")
 CRITERIA = ("bic", "bic_n", "aic")
 
 
-def _check_alpha(alpha) -> float:
+def check_alpha(alpha) -> float:
     """``alpha`` as a float in (0, 1), or :class:`MLVMInputError`."""
     ok = isinstance(alpha, (int, float, np.integer, np.floating)) and not isinstance(
         alpha, (bool, np.bool_))
@@ -187,7 +187,7 @@ def _tested(fit, matrices):
 
 def prune(fit, fitter, alpha=0.01, adjust="none", matrices=None, recursive=True):
     """Fix non-significant network cells to zero and refit (see the module docstring)."""
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     check_choice("adjust", adjust, ADJUST)
     matrices = _check_matrices(fit.spec, matrices) or network_matrices(fit.spec)
     if not matrices:
@@ -219,7 +219,7 @@ def prune(fit, fitter, alpha=0.01, adjust="none", matrices=None, recursive=True)
 def stepup(fit, fitter, alpha=0.01, criterion="bic", matrices=None, max_steps=None,
            progress=False):
     """Add network cells one at a time by largest modification index (module docstring)."""
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     check_choice("criterion", criterion, CRITERIA)
     if max_steps is not None and (not isinstance(max_steps, (int, np.integer))
                                   or isinstance(max_steps, bool) or max_steps < 0):

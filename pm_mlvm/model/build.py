@@ -28,16 +28,19 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from pm_mlvm._names import LATENT_DIM, LATENT_DIM_2, VARIABLE_DIM, VARIABLE_DIM_2
+from pm_mlvm._names import CLUSTER_DIM, LATENT_DIM, LATENT_DIM_2, VARIABLE_DIM, VARIABLE_DIM_2
 from pm_mlvm.graph.implied import symbolic_moments
 from pm_mlvm.graph.ops import data_inputs
 from pm_mlvm.model.distribution import TwoLevelNormal
+from pm_mlvm.spec.groups import GroupSpec
 from pm_mlvm.spec.layout import BLOCKS, matrix_name
 from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
 __all__ = [
     "BuiltModel", "ParamGroup", "build_pymc_model", "flat_prior", "LOGLIK_NAME", "VALUES_SUFFIX",
+    "build_group_pymc_model", "parameter_labels", "group_observed_name", "group_cluster_dim",
+    "GROUP_DIM", "global_param_groups",
 ]
 
 LOGLIK_NAME = "y"  # the observed variable: the data
@@ -190,3 +193,121 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
                        moments["sigma_between"], observed=observed, clusters=clusters,
                        statistics_inputs=(route, data_vars))
     return BuiltModel(model=model, groups=tuple(groups), route=route, data_vars=data_vars)
+
+
+# ------------------------------------------------------------------- several groups
+GROUP_DIM = "group"
+
+
+def group_observed_name(label: str) -> str:
+    """The observed variable of one group: ``y__<label>``."""
+    return f"{LOGLIK_NAME}__{label}"
+
+
+def group_cluster_dim(label: str) -> str:
+    return f"{CLUSTER_DIM}__{label}"
+
+
+def global_param_groups(gspec: GroupSpec, joint_by_group=None) -> list[ParamGroup]:
+    """One ParamGroup per (matrix, tied or owning group, bound class) over the global θ; a
+    matrix whose default prior is joint (``joint_by_group[g]``: names) keeps it when one
+    variable holds all its cells."""
+    joint_by_group = joint_by_group or [()] * gspec.n_groups
+    buckets = {}
+    for k, (g, local) in enumerate(gspec.owners):
+        spec = gspec.specs[g]
+        pid = spec.param_ids[local]
+        owner = "tied" if gspec.is_tied(pid, g) else g
+        buckets.setdefault((pid.matrix, owner), []).append((k, g, local))
+    out = []
+    for (name, owner), members in buckets.items():
+        g = members[0][1]
+        spec = gspec.specs[g]
+        mat = spec.matrices[name]
+        rows, cols = mat.free_cells
+        lower, upper = mat.bounds()
+        start = spec.offsets[name].start
+        cells = np.array([local - start for _, _, local in members])
+        theta = np.array([k for k, _, _ in members])
+        base = f"{name}__free" if owner == "tied" else f"{name}__free__{gspec.labels[owner]}"
+        if name in joint_by_group[g] and len(cells) == mat.n_free:
+            out.append(ParamGroup(base, name, theta, cells, -np.inf, np.inf,
+                                  _cell_class(rows[cells], cols[cells]), joint=True))
+            continue
+        classes = {}
+        for j, cell in enumerate(cells):
+            classes.setdefault((lower[cell], upper[cell]), []).append(j)
+        split = len(classes) > 1
+        for (lo, hi), picks in classes.items():
+            picks = np.asarray(picks)
+            cell_class = _cell_class(rows[cells[picks]], cols[cells[picks]])
+            out.append(ParamGroup(base + (f"_{cell_class}" if split else ""), name,
+                                  theta[picks], cells[picks], float(lo), float(hi),
+                                  cell_class))
+    return out
+
+
+def parameter_labels(gspec: GroupSpec) -> dict:
+    """matrix → (global θ positions, labels): a cell equal across groups is labelled by the
+    cell (``"y2,F1"``), a group's own parameter by cell and group (``"y1@2"``)."""
+    out = {}
+    for k, (g, local) in enumerate(gspec.owners):
+        spec = gspec.specs[g]
+        pid = spec.param_ids[local]
+        mat = spec.matrices[pid.matrix]
+        label = mat.cell_labels()[local - spec.offsets[pid.matrix].start]
+        if not gspec.is_tied(pid, g):
+            label = f"{label}@{gspec.labels[g]}"
+        positions, labels = out.setdefault(pid.matrix, ([], []))
+        positions.append(k)
+        labels.append(label)
+    return out
+
+
+def build_group_pymc_model(gspec: GroupSpec, stats, factories, data=None) -> pm.Model:
+    """The pm.Model of a multi-group specification: one variable per parameter group of
+    the global θ (shared by the groups where the cells are equal), each group's moments from
+    θ[index[g]], one observed :class:`TwoLevelNormal` per group (``y__<label>``, cluster
+    dimension ``cluster__<label>``). Deterministics: ``<matrix>__values`` (the matrix's
+    global parameters, :func:`parameter_labels`) and the full matrices, μ, Σ_W, Σ_B with a
+    leading ``group`` dimension. ``factories``: one prior factory per group (its data's
+    scales); ``data``: per group an ``(y, cluster labels)`` pair, or None."""
+    base = gspec.base
+    groups = global_param_groups(gspec, [getattr(f, "joint_matrices", ()) for f in factories])
+    coords = _coords(base, [])
+    coords[GROUP_DIM] = list(gspec.labels)
+    with pm.Model(coords=coords) as model:
+        variables, positions = [], []
+        for group in groups:
+            owner = gspec.owners[int(group.theta_index[0])][0]
+            labels = gspec.specs[owner].matrices[group.matrix].cell_labels()
+            model.add_coord(f"{group.var_name}_dim", [labels[k] for k in group.cell_index])
+            prior = factories[owner](group)
+            dist, to_values = prior if isinstance(prior, tuple) else (prior, None)
+            rv = model.register_rv(dist, group.var_name, dims=(f"{group.var_name}_dim",))
+            variables.append(rv if to_values is None else to_values(rv))
+            positions.append(group.theta_index)
+        order = np.argsort(np.concatenate(positions))
+        theta = pt.concatenate(variables)[order]
+        moments = [symbolic_moments(spec, theta[idx])
+                   for spec, idx in zip(gspec.specs, gspec.index)]
+        for name, (pos, labels) in parameter_labels(gspec).items():
+            dim = f"{name}{VALUES_SUFFIX}_dim"
+            model.add_coord(dim, labels)
+            pm.Deterministic(f"{name}{VALUES_SUFFIX}", theta[np.asarray(pos)], dims=(dim,))
+        for name, mat in base.matrices.items():
+            if any(spec.matrices[name].n_free for spec in gspec.specs):
+                value = pt.stack([m["matrices"][name] for m in moments])
+                if mat.kind == "vector":
+                    value = value[:, :, 0]
+                pm.Deterministic(name, value, dims=(GROUP_DIM, *base.matrix_dims(name)))
+        for name in ("mu", "sigma_within", "sigma_between"):
+            pm.Deterministic(name, pt.stack([m[name] for m in moments]),
+                             dims=(GROUP_DIM, *base.matrix_dims(name)))
+        for g, (label, st) in enumerate(zip(gspec.labels, stats)):
+            observed, clusters = (st, None) if data is None else data[g]
+            m = moments[g]
+            TwoLevelNormal(group_observed_name(label), m["mu"], m["sigma_within"],
+                           m["sigma_between"], observed=observed, clusters=clusters,
+                           dims=group_cluster_dim(label))
+    return model

@@ -62,3 +62,15 @@ def test_gradient_equals_finite_differences_of_the_value(rng):
         e[k] = 1e-6
         fd = (objective.value(theta + e) - objective.value(theta - e)) / 2e-6
         assert grad[k] == pytest.approx(fd, rel=1e-5, abs=1e-5)
+
+
+def test_a_singular_network_structure_is_an_infeasible_point_not_an_error(rng):
+    """A trial step with I − Ω singular (partial correlation 1) is -inf for the optimiser's
+    line search, never a raw LinAlgError."""
+    stats = _stats(rng, "auto", 0.0)
+    spec = build_spec(stats.var_names, lambda_=TWO, within_latent="ggm")
+    objective = Objective(spec, stats)
+    theta = _interior_theta(spec, stats, objective)
+    theta[spec.offsets["omega_zeta_within"]] = 1.0
+    assert objective.value(theta) == -np.inf
+    assert objective.value_grad(theta) == (-np.inf, None)

@@ -347,3 +347,30 @@ def test_the_data_frame_is_not_modified():
         warnings.simplefilter("error")
         pmv.ml_lvm(data, lambda_=LAMBDA, clusters="cluster", groups="g_equal").fit()
     pd.testing.assert_frame_equal(data, before)
+
+
+def test_prune_removes_a_tied_edge_in_every_group_and_keeps_significant_ones():
+    _, data = _reference("groups_equal")
+    model = pmv.ml_rnm(data, lambda_=LAMBDA, clusters="cluster", groups="g_equal",
+                       omega_epsilon_within="full", equal=["lambda", "omega_epsilon_within"])
+    fit = model.fit()
+    pruned = fit.prune(alpha=0.05)
+    params = pruned.parameters()
+    edges = params[params["free"] & (params["matrix"] == "omega_epsilon_within")]
+    assert (edges["pvalue"] < 0.05).all()
+    assert pruned.npar < fit.npar
+    for spec in pruned.spec.specs:  # tied edges were removed in both groups alike
+        assert (spec.matrices["omega_epsilon_within"].free ==
+                pruned.spec.specs[0].matrices["omega_epsilon_within"].free).all()
+    assert pruned.history[-1][0] == "prune"
+
+
+def test_stepup_frees_edges_in_one_group_while_they_improve_the_fit():
+    _, data = _reference("groups_equal")
+    model = pmv.ml_rnm(data, lambda_=LAMBDA, clusters="cluster", groups="g_equal",
+                       equal="lambda")
+    fit = model.fit()
+    stepped = fit.stepup(alpha=0.05, criterion="aic", max_steps=2)
+    assert stepped.logl >= fit.logl - 1e-9
+    assert stepped.npar - fit.npar == len([h for h in stepped.history if h[0] == "stepup"])
+    assert stepped.fit_measures()["aic"] <= fit.fit_measures()["aic"] + 1e-9
