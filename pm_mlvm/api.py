@@ -235,17 +235,20 @@ class GroupMLVM:
         parameter, shared by groups where the cell is equal across groups)."""
         return self.spec.parameter_table()
 
-    def _fitter(self, information="expected", maxiter=10000, se="standard"):
+    def _fitter(self, information=None, maxiter=10000, se="standard"):
+        if information is None:
+            information = "observed" if se == "robust" else "expected"
         return GroupFitter(self.stats, estimator=self.estimator, information=information,
                            maxiter=maxiter, se=se, data=self.data, clusters=self.clusters,
                            groups=self.groups, labels=self.labels)
 
-    def fit(self, information: str = "expected", start=None, maxiter: int = 10000,
+    def fit(self, information: str | None = None, start=None, maxiter: int = 10000,
             se: str = "standard"):
         """Maximum likelihood of the joint model (the plain sum of the groups'
         log-likelihoods). Returns a :class:`~pm_mlvm.ml.group_result.GroupResult`.
-        ``information``, ``start`` (global θ, ``spec`` order), ``maxiter`` as
-        :meth:`MLVM.fit`; ``se="robust"`` is not available with groups yet."""
+        ``information``, ``start`` (global θ), ``maxiter``, ``se`` as :meth:`MLVM.fit`;
+        ``se="robust"``: the cluster-robust sandwich over the clusters of all groups and the
+        scaled test with the groups' summed traces (:mod:`pm_mlvm.ml.groups`)."""
         return self._fitter(information, maxiter, se).fit(self.spec, start=start)
 
     def bayesian_model(self, priors=None, sparsity=None):
@@ -267,12 +270,12 @@ class GroupMLVM:
         return sample_groups(self, draws=draws, tune=tune, chains=chains, priors=priors,
                              random_seed=random_seed, sparsity=sparsity, **pm_kwargs)
 
-    def invariance(self, steps=STEPS, information: str = "expected"):
+    def invariance(self, steps=STEPS, information: str | None = None, se: str = "standard"):
         """Fit configural → metric → scalar → strict (or the given ``steps``) and compare
         them: an :class:`~pm_mlvm.ml.invariance.InvarianceResult` (``.table``, ``.fits``).
         The model's own ``equal=`` is ignored: each step sets its constraints."""
         return measurement_invariance(self.spec.base, self.labels,
-                                      self._fitter(information), steps=steps)
+                                      self._fitter(information, se=se), steps=steps)
 
     def __repr__(self) -> str:
         return (f"GroupMLVM(groups={list(self.labels)}, p={self.spec.base.n_vars}, "

@@ -25,7 +25,9 @@ from pm_mlvm.likelihood.reference_models import reference_models
 from pm_mlvm.ml.fit import INFORMATION, TOLERANCE, Fitter, data_start
 from pm_mlvm.ml.search import ADJUST, CRITERIA, adjust_pvalues, check_alpha
 from pm_mlvm.ml.fitmeasures import fit_measures, srmr
+from pm_mlvm.ml import robust
 from pm_mlvm.ml.group_result import GroupResult
+from pm_mlvm.ml.lavaan_outputs import constrained_inverse, sandwich_vcov, trace_inverse_product
 from pm_mlvm.ml.result import MLResult
 from pm_mlvm.spec.groups import GroupSpec
 from pm_mlvm.spec.mlvm import MLVMSpec
@@ -83,9 +85,7 @@ class GroupFitter:
                  maxiter: int = 10000, se: str = "standard", data=None, clusters=None,
                  groups=None, labels=None):
         check_choice("information", information, INFORMATION)
-        if se != "standard":
-            raise MLVMInputError(f"se={se!r} is not available with several groups yet; valid: "
-                                 "'standard'")
+        check_choice("se", se, robust.SE_TYPES)
         self.members = []
         for k, st in enumerate(stats):
             frame = None
@@ -119,8 +119,12 @@ class GroupFitter:
         yield "emergency", gspec.combine([emergency_start(spec, st.total_mean, st.total_cov)
                                           for spec, st in zip(gspec.specs, self.stats)])
 
-    def fit(self, gspec: GroupSpec, start=None, history=(), warn: bool = True) -> GroupResult:
-        """Fit ``gspec``; ``start`` (global θ) replaces the data-based start."""
+    def fit(self, gspec: GroupSpec, start=None, history=(), warn: bool = True,
+            se: str | None = None) -> GroupResult:
+        """Fit ``gspec``; ``start`` (global θ) replaces the data-based start; ``se``
+        ("standard" or "robust") overrides the fitter's default."""
+        se = self.se if se is None else se
+        check_choice("se", se, robust.SE_TYPES)
         objective = GroupObjective(gspec, self.stats)
         low, high = gspec.bounds()
         n_obs = sum(st.n_obs for st in self.stats)
@@ -147,16 +151,39 @@ class GroupFitter:
         vcov = np.full((gspec.npar, gspec.npar), np.nan)
         sub, info_ok = invert_information(info[np.ix_(res.free, res.free)])
         vcov[np.ix_(res.free, res.free)] = sub
+        if se == "robust":
+            vcov = self._sandwich(objective, res.x, res.free, info)[0]
         result = GroupResult(
             spec=gspec, stats=self.stats, theta=res.x, logl=res.value,
             logl_groups=objective.value_groups(res.x), converged=res.converged,
             message=res.message, n_iter=res.n_iter, n_eval=res.n_eval,
             decrement=res.decrement, information=kind, vcov=vcov, information_ok=info_ok,
             on_bound=~res.free, start=label, notes=tuple(notes), estimator=self.estimator,
-            history=tuple(history), fitter=self)
+            history=tuple(history), fitter=self, se_type=se)
         if warn:
             _warn(result)
         return result
+
+    def _sandwich(self, objective: GroupObjective, theta, free, info):
+        """(vcov, tr(A⁻¹B)): the cluster-robust covariance A⁻¹ B A⁻¹ over all groups, with
+        A the joint information and B = Σ_g Σ_j s_gj s_gj' the clusters' scores in the
+        global θ (each cluster counts once: the plain sandwich of the likelihood, where
+        lavaan 0.6.14 weights group g's meat by (N_g/N)(J/J_g); equal when N_g/J_g is the
+        same in every group)."""
+        k = objective.npar
+        parts = []
+        for obj, idx in zip(objective.groups, objective.index):
+            local = robust.cluster_scores(obj, np.asarray(theta)[idx])
+            scores = np.zeros((local.shape[0], k))
+            np.add.at(scores.T, idx, local.T)
+            parts.append(scores)
+        scores = np.vstack(parts)[:, free]
+        j = scores.shape[0]
+        bread = info[np.ix_(free, free)] / j
+        meat = scores.T @ scores / j
+        vcov = np.full((k, k), np.nan)
+        vcov[np.ix_(free, free)] = sandwich_vcov(bread, meat, n_clusters=j)
+        return vcov, trace_inverse_product(constrained_inverse(bread), meat)
 
     def member(self, result: GroupResult, g: int) -> MLResult:
         """Group g's part of a fit as a single-group result (see :class:`GroupResult`)."""
@@ -172,7 +199,7 @@ class GroupFitter:
             decrement=result.decrement, information=result.information,
             vcov=result.vcov[np.ix_(idx, idx)].copy(), information_ok=result.information_ok,
             on_bound=result.on_bound[idx].copy(), start=result.start, notes=result.notes,
-            estimator=result.estimator, fitter=fitter)
+            estimator=result.estimator, fitter=fitter, se_type=result.se_type)
 
     def refit(self, result: GroupResult, gspec: GroupSpec, history=()) -> GroupResult:
         """Fit ``gspec`` starting from ``result``'s estimates (cells new to ``gspec`` start
@@ -185,7 +212,7 @@ class GroupFitter:
         start = gspec.combine(thetas)
         low, high = gspec.bounds()
         start = np.clip(start, low, high)
-        return self.fit(gspec, start=start, history=history)
+        return self.fit(gspec, start=start, history=history, se=result.se_type)
 
     def group_equal(self, result: GroupResult, matrix, row=None, col=None) -> GroupResult:
         cells = result.spec.cells(matrix, row, col)
@@ -211,7 +238,7 @@ class GroupFitter:
         refs = [reference_models(st) for st in self.stats]
         n_obs = sum(st.n_obs for st in self.stats)
         implied = [m.implied() for m in result._members]
-        return fit_measures(
+        out = fit_measures(
             result.logl, result.npar, result.spec.df, sum(s.logl for s, _ in refs),
             sum(s.npar for s, _ in refs), sum(b.logl for _, b in refs),
             sum(b.npar for _, b in refs), n_obs, sum(st.n_clusters for st in self.stats),
@@ -219,6 +246,23 @@ class GroupFitter:
             [np.asarray(m["sigma_within"]) for m in implied],
             [np.asarray(m["sigma_between"]) for m in implied],
             groups=result.spec.n_groups, weights=[st.n_obs / n_obs for st in self.stats])
+        if result.se_type != "robust":
+            return out
+        kind = result.information
+        objective = GroupObjective(result.spec, self.stats)
+        free = ~result.on_bound
+        trace_h0 = self._sandwich(objective, result.theta, free,
+                                  objective.information(result.theta, kind))[1]
+        p = result.spec.base.n_vars
+        extra = robust.robust_fit_measures(
+            out["chisq"], int(out["df"]),
+            sum(robust.trace_reference(st, sat, kind=kind)
+                for st, (sat, _) in zip(self.stats, refs)),
+            trace_h0, out["baseline_chisq"], int(out["baseline_df"]),
+            sum(robust.trace_reference(st, base, robust.baseline_coordinates(p), kind)
+                for st, (_, base) in zip(self.stats, refs)),
+            n_obs, sum(st.n_clusters for st in self.stats), groups=result.spec.n_groups)
+        return pd.concat([out, pd.Series(extra, dtype=float)]).rename("fit_measures")
 
     def group_fit_measures(self, result: GroupResult) -> pd.DataFrame:
         rows = []

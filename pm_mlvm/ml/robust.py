@@ -244,21 +244,22 @@ def tli_robust(chisq, df, c, base_chisq, base_df, base_c) -> float:
     return float("nan") if den == 0 else 1.0 - (chisq - c * df) * base_df / den
 
 
-def rmsea_robust(chisq, df, c, n) -> dict:
+def rmsea_robust(chisq, df, c, n, groups: int = 1) -> dict:
     """Robust RMSEA √max(T/(n·df) − c/n, 0) with its 90 % CI and close-fit p-value
-    (ε0 = 0.05), as lavaan's ``rmsea.robust`` (n = N there). Keys ``rmsea``, ``ci_lower``,
-    ``ci_upper``, ``pvalue``."""
+    (ε0 = 0.05), as lavaan's ``rmsea.robust`` (n = N there; × √G with G groups). Keys
+    ``rmsea``, ``ci_lower``, ``ci_upper``, ``pvalue``."""
     if df <= 0 or not np.isfinite(c) or c <= 0:
         return dict(rmsea=float("nan"), ci_lower=float("nan"), ci_upper=float("nan"),
                     pvalue=float("nan"))
     scale = np.sqrt(c)
-    lo, hi = rmsea_ci(chisq / c, df, n)
-    return dict(rmsea=float(scale * rmsea(chisq / c, df, n)), ci_lower=float(scale * lo),
-                ci_upper=float(scale * hi), pvalue=float(rmsea_pvalue(chisq / c, df, n / c)))
+    lo, hi = rmsea_ci(chisq / c, df, n, groups=groups)
+    return dict(rmsea=float(scale * rmsea(chisq / c, df, n, groups=groups)),
+                ci_lower=float(scale * lo), ci_upper=float(scale * hi),
+                pvalue=float(rmsea_pvalue(chisq / c, df, n / c, groups=groups)))
 
 
 def robust_fit_measures(chisq, df, trace_h1, trace_h0_model, base_chisq, base_df,
-                        trace_h0_base, n_obs, n_clusters) -> dict:
+                        trace_h0_base, n_obs, n_clusters, groups: int = 1) -> dict:
     """The scaled test and robust indices from the traces (see the module docstring).
 
     Returns
@@ -267,7 +268,7 @@ def robust_fit_measures(chisq, df, trace_h1, trace_h0_model, base_chisq, base_df
     ``trace_h1``, ``trace_h0``, ``baseline_chisq_scaled``, ``baseline_pvalue_scaled``,
     ``baseline_chisq_scaling_factor``, ``cfi_robust``, ``tli_robust``, and
     ``rmsea_robust`` (n = J) / ``rmsea_robust_n`` (n = N) each with ``_ci_lower``,
-    ``_ci_upper``, ``_pvalue``.
+    ``_ci_upper``, ``_pvalue``. ``groups``: G, for the √G of the RMSEA variants.
     """
     c = yuan_bentler_scaling_factor(trace_h1, trace_h0_model, int(df))
     c_b = yuan_bentler_scaling_factor(trace_h1, trace_h0_base, int(base_df))
@@ -283,7 +284,7 @@ def robust_fit_measures(chisq, df, trace_h1, trace_h0_model, base_chisq, base_df
         "tli_robust": tli_robust(chisq, df, c, base_chisq, base_df, c_b),
     }
     for suffix, n in (("", n_clusters), ("_n", n_obs)):
-        r = rmsea_robust(chisq, df, c, n)
+        r = rmsea_robust(chisq, df, c, n, groups=groups)
         out[f"rmsea_robust{suffix}"] = r["rmsea"]
         out[f"rmsea_robust{suffix}_ci_lower"] = r["ci_lower"]
         out[f"rmsea_robust{suffix}_ci_upper"] = r["ci_upper"]

@@ -392,3 +392,41 @@ def test_stepup_frees_edges_in_one_group_while_they_improve_the_fit():
     assert stepped.logl >= fit.logl - 1e-9
     assert stepped.npar - fit.npar == len([h for h in stepped.history if h[0] == "stepup"])
     assert stepped.fit_measures()["aic"] <= fit.fit_measures()["aic"] + 1e-9
+
+
+def test_robust_configural_fit_is_the_groups_own_robust_fits_side_by_side():
+    """Without constraints the groups are independent models: the joint sandwich is block
+    diagonal with each group's own MLR covariance, and the joint scaling factor pools the
+    groups' traces and df."""
+    ref, model = _model("groups_unequal")
+    joint = model.fit(se="robust")
+    _, data = _reference("groups_unequal")
+    singles = [pmv.ml_lvm(data[data["g_unequal"].astype(str) == label].drop(
+        columns="g_unequal"), lambda_=LAMBDA, clusters="cluster").fit(se="robust")
+        for label in joint.spec.labels]
+    for g, single in enumerate(singles):
+        idx = joint.spec.index[g]
+        # the two fits converge separately (Newton decrement 1e-9): equal to ~1e-5
+        np.testing.assert_allclose(joint.vcov[np.ix_(idx, idx)], single.vcov, rtol=1e-4,
+                                   atol=1e-8)
+    other = np.ix_(joint.spec.index[0], joint.spec.index[1])
+    np.testing.assert_allclose(joint.vcov[other], 0.0, atol=1e-12)
+    fm = joint.fit_measures()
+    parts = [s.fit_measures() for s in singles]
+    c = (sum(p["trace_h1"] for p in parts) - sum(p["trace_h0"] for p in parts)) / sum(
+        p["df"] for p in parts)
+    assert fm["chisq_scaling_factor"] == pytest.approx(c, rel=1e-5)
+    assert fm["chisq_scaled"] == pytest.approx(fm["chisq"] / c, rel=1e-5)
+    assert np.isfinite(fm["cfi_robust"]) and np.isfinite(fm["rmsea_robust_n"])
+
+
+def test_robust_one_group_is_the_single_group_mlr_fit():
+    data = pmv.load_seed_example()
+    single = pmv.ml_lvm(data, lambda_=LAMBDA, clusters="cluster").fit(se="robust")
+    grouped = pmv.ml_lvm(data.assign(all=1), lambda_=LAMBDA, clusters="cluster",
+                         groups="all").fit(se="robust")
+    np.testing.assert_allclose(grouped.se, single.se, rtol=1e-6)
+    for key in ("chisq_scaled", "chisq_scaling_factor", "cfi_robust", "tli_robust",
+                "rmsea_robust_n", "rmsea_robust_n_ci_upper"):
+        assert grouped.fit_measures()[key] == pytest.approx(single.fit_measures()[key],
+                                                            rel=1e-6), key
