@@ -128,6 +128,31 @@ class GroupResult:
             return {label: m.implied() for label, m in zip(self.labels, self._members)}
         return self.group(group).implied()
 
+    def _stacked(self, tables) -> pd.DataFrame:
+        frames = []
+        for label, table in zip(self.labels, tables):
+            table = table.copy()
+            table.insert(0, "group", label)
+            frames.append(table)
+        return pd.concat(frames)
+
+    def standardized(self, kind: str = "std.all") -> pd.DataFrame:
+        """Every group's standardized solution (:meth:`MLResult.standardized`, delta-method
+        SEs from the joint fit) with a ``group`` column."""
+        return self._stacked(m.standardized(kind) for m in self._members).reset_index(
+            drop=True)
+
+    def icc(self, source: str = "saturated") -> pd.DataFrame:
+        """Intraclass correlations: one row per group, one column per variable."""
+        return pd.DataFrame({label: m.icc(source) for label, m in
+                             zip(self.labels, self._members)}).T.rename_axis("group")
+
+    def factor_scores(self, level="within") -> pd.DataFrame:
+        """Factor scores of every group's rows (``level="within"``, indexed like the data)
+        or clusters (``"between"``), each from its group's estimates, with a ``group``
+        column (:meth:`MLResult.factor_scores`)."""
+        return self._stacked(m.factor_scores(level) for m in self._members)
+
     @property
     def matrix_names(self) -> list[str]:
         return self._members[0].matrix_names

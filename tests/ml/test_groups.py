@@ -430,3 +430,19 @@ def test_robust_one_group_is_the_single_group_mlr_fit():
                 "rmsea_robust_n", "rmsea_robust_n_ci_upper"):
         assert grouped.fit_measures()[key] == pytest.approx(single.fit_measures()[key],
                                                             rel=1e-6), key
+
+
+def test_standardized_icc_and_factor_scores_carry_the_group():
+    _, model = _model("groups_equal", "lambda")
+    fit = model.fit()
+    std = fit.standardized()
+    assert list(std["group"].unique()) == ["1", "2"]
+    pd.testing.assert_frame_equal(std[std["group"] == "2"].drop(columns="group")
+                                  .reset_index(drop=True), fit.group("2").standardized())
+    icc = fit.icc()
+    assert list(icc.index) == ["1", "2"] and list(icc.columns) == list(fit.spec.var_names)
+    scores = fit.factor_scores("between")
+    assert len(scores) == 200 and set(scores["group"]) == {"1", "2"}
+    within = fit.factor_scores("within")
+    _, data = _reference("groups_equal")
+    assert sorted(within.index) == sorted(data.index)
