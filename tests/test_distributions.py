@@ -192,7 +192,7 @@ def test_edge_values_and_shapes():
     assert dist.chi2_sf(grid, np.array([1, 2, 3, 4])).shape == (3, 4)
 
 
-def test_a_fit_with_fit_measures_imports_no_scipy():
+def test_a_fit_with_fit_measures_imports_neither_scipy_nor_pymc_nor_matplotlib():
     code = (
         "import sys, pm_mlvm as pmv\n"
         "fit = pmv.ml_lvm(pmv.load_seed_example(), lambda_={'F1': ['y1', 'y2', 'y3'], "
