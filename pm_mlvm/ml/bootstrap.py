@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -214,6 +213,8 @@ def run_bootstrap(spec: MLVMSpec, stats: TwoLevelStats, theta, make_fitter, n: i
             results[task[0]] = _replicate(task, payload)
             report(done)
     else:
+        from concurrent.futures import ProcessPoolExecutor  # lazy: multiprocessing costs ~5 ms
+
         with ProcessPoolExecutor(max_workers=n_jobs, initializer=_init_worker,
                                  initargs=(payload,)) as pool:
             chunk = max(1, len(tasks) // (8 * n_jobs))

@@ -20,7 +20,6 @@ import pandas as pd
 
 from pm_mlvm._distributions import norm_isf, norm_sf
 from pm_mlvm.errors import MLVMInputError
-from pm_mlvm.report.html import fit_html
 from pm_mlvm.report.text import fit_summary
 from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.stats.twolevel import TwoLevelStats
@@ -279,6 +278,8 @@ class MLResult:
         return fit_summary(self)
 
     def _repr_html_(self) -> str:
+        from pm_mlvm.report.html import fit_html  # notebooks only: keeps `html` off the fit path
+
         return fit_html(self)
 
     def __repr__(self) -> str:
