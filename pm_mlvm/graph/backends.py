@@ -13,6 +13,10 @@ Importing this module registers, for every Op of :mod:`pm_mlvm.graph.ops`:
   pure ``jax.numpy`` functions of :mod:`pm_mlvm.likelihood.jax_kernels`, differentiable by
   JAX, so ``mode="JAX"``, numpyro and blackjax work.
 
+Cluster-varying (J, p) means (the ``cluster_mean=True`` Ops): JAX runs them natively (the
+JAX kernels accept a (J, p) mean); Numba has no native kernel for them yet and runs their
+``perform`` in object mode (uncached; the (p,) Ops keep their cached native kernels).
+
 Both follow PyTensor's own registrations (``pytensor/link/numba/dispatch/slinalg.py``,
 ``pytensor/link/jax/dispatch/slinalg.py``): a function of the node's inputs returning one
 array per output (0-d arrays for scalars).
@@ -23,7 +27,14 @@ from __future__ import annotations
 import importlib.util
 
 import numpy as np
-from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
+from pytensor.link.numba.dispatch.basic import (
+    default_hash_key_from_props,
+    generate_fallback_impl,
+    numba_funcify_and_cache_key,
+    numba_funcify_default_op_cache_key,
+    numba_njit,
+    register_funcify_default_op_cache_key,
+)
 
 from pm_mlvm.graph.ops import (
     TwoLevelClusterLogLik,
@@ -60,8 +71,18 @@ def _numba_value_grad(route):
     return value_grad
 
 
+def _object_mode(op, node, kwargs):
+    """Object-mode ``perform`` of a cluster-varying-mean Op (no native kernel), or None."""
+    if getattr(op, "cluster_mean", False):
+        return generate_fallback_impl(op, node, **kwargs), NUMBA_KERNEL_VERSION
+    return None
+
+
 @register_funcify_default_op_cache_key(TwoLevelLogLik)
 def _numba_total(op, node=None, **kwargs):
+    fallback = _object_mode(op, node, kwargs)
+    if fallback:
+        return fallback
     value_grad = _numba_value_grad(op.route)
 
     @numba_njit
@@ -74,11 +95,14 @@ def _numba_total(op, node=None, **kwargs):
 
 @register_funcify_default_op_cache_key(TwoLevelClusterLogLik)
 def _numba_per_cluster(op, node=None, **kwargs):
-    return _numba_value_grad(op.route), NUMBA_KERNEL_VERSION
+    return _object_mode(op, node, kwargs) or (_numba_value_grad(op.route), NUMBA_KERNEL_VERSION)
 
 
 @register_funcify_default_op_cache_key(TwoLevelLogLikWeightedGrad)
 def _numba_weighted_grad(op, node=None, **kwargs):
+    fallback = _object_mode(op, node, kwargs)
+    if fallback:
+        return fallback
     if op.route == "sizes":
         kernel = nk.complete_weighted_grad
 
@@ -105,6 +129,24 @@ def _numba_grad_per_cluster(op, node=None, **kwargs):
         return kernel(mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7)
 
     return per_cluster, NUMBA_KERNEL_VERSION
+
+
+def _register_cache_key(op_class):
+    """Cache key of ``op_class``: PyTensor's default (class, props, kernel version) for the
+    native kernels, none (not cached) for the object-mode cluster-varying-mean Ops."""
+
+    @numba_funcify_and_cache_key.register(op_class)
+    def _funcify_and_key(op, node=None, **kwargs):
+        func, version = numba_funcify_default_op_cache_key(op, node=node, **kwargs)
+        if op.cluster_mean:
+            return func, None
+        return func, default_hash_key_from_props(op, cache_version=str(version))
+
+    return _funcify_and_key
+
+
+for _op_class in (TwoLevelLogLik, TwoLevelClusterLogLik, TwoLevelLogLikWeightedGrad):
+    _register_cache_key(_op_class)
 
 
 # ----------------------------------------------------------------------------- JAX
