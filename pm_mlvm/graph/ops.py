@@ -190,7 +190,8 @@ class _TwoLevelOp(Op):
         if self.cluster_mean:
             j = _first_known(j, named["mu"].type.shape[0])
             if j is not None and named["mu"].type.shape[0] not in (None, j):
-                raise ValueError(f"mu has {named['mu'].type.shape[0]} rows for {j} clusters")
+                raise ValueError("a cluster-varying mean must have one row per cluster: got "
+                                 f"{named['mu'].type.shape[0]} rows for {j} clusters")
         return typed, data, p, j
 
     def _mu_type(self, p, j):
@@ -216,7 +217,8 @@ def _moment_shapes(input_shapes, offset=0):
 
 def _hvp_along(route, weights, mu, sw, sb, c_mu, c_w, c_b, data):
     """HVP Op outputs along the cotangents (disconnected ones read as zero); for a
-    cluster-varying mean, not implemented (``grad_not_implemented`` outputs)."""
+    cluster-varying mean, not implemented (``grad_not_implemented`` outputs, which replace
+    rather than add to the first-order terms)."""
     if mu.ndim == 2:
         op = TwoLevelLogLikHVP(route)
         return [grad_not_implemented(op, k, v, "second derivatives of the two-level "
@@ -258,7 +260,7 @@ class TwoLevelLogLik(_TwoLevelOp):
         if not all(_is_disconnected(c) for c in c_grads):
             ones = pt.ones((self._n_clusters(data),), dtype="float64")
             hvp = _hvp_along(self.route, ones, mu, sw, sb, *c_grads, data)
-            grads = [a + b for a, b in zip(grads, hvp)]
+            grads = hvp if self.cluster_mean else [a + b for a, b in zip(grads, hvp)]
         return grads + self._disconnected_data(inputs)
 
 
@@ -311,7 +313,7 @@ class TwoLevelClusterLogLik(_TwoLevelOp):
         if not all(_is_disconnected(c) for c in c_grads):
             ones = pt.ones((self._n_clusters(data),), dtype="float64")
             hvp = _hvp_along(self.route, ones, mu, sw, sb, *c_grads, data)
-            grads = [a + b for a, b in zip(grads, hvp)]
+            grads = hvp if self.cluster_mean else [a + b for a, b in zip(grads, hvp)]
         return list(grads) + self._disconnected_data(inputs)
 
 

@@ -150,8 +150,8 @@ def simulation_based_calibration(n_sims=100, tune=300, draws=400, thin=4):
         with model, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             trace = pm.sample(draws=draws, tune=tune, chains=1, step=step, progressbar=False,
-                              random_seed=int(rng.integers(2**31)), compute_convergence_checks=False,
-                              var_names=values)
+                              random_seed=int(rng.integers(2**31)), var_names=values,
+                              compute_convergence_checks=False)
         for name in values:
             truth = prior.prior[name].values[0, i]
             post = trace.posterior[name].values[0, ::thin]
