@@ -252,6 +252,16 @@ class TwoLevelNormal:
     TensorVariable
         The observed (N, p) variable.
 
+    Notes
+    -----
+    Level-2 (cluster-level) covariates enter through a (J, p) ``mu``: the likelihood stays
+    exact on both routes (complete data: each cluster through ȳ_j − μ_j and its within
+    scatter; missing cells: the rows' residuals y_ij − μ_j) with exact gradients with
+    respect to the (J, p) mean, Σ_W and Σ_B; second derivatives (``pm.find_hessian``) are
+    implemented for a (p,) mean only. Unit-level covariates (a per-row mean μ_ij = x_ij'β)
+    are not supported: the within part would need the scatter about per-row means, i.e. an
+    (N, p) mean on the rows route and statistics that can no longer be computed once.
+
     Examples
     --------
     >>> import numpy as np, pymc as pm, pytensor.tensor as pt, pm_mlvm as pmv
