@@ -35,6 +35,7 @@ _LAZY = {
     "twolevel_loglik_grad": "pm_mlvm.likelihood.evaluate",
     "twolevel_loglik_per_cluster": "pm_mlvm.likelihood.evaluate",
     "TwoLevelNormal": "pm_mlvm.model.distribution",
+    "TwoLevelData": "pm_mlvm.model.distribution",
 }
 
 __all__ = ["MLVMInputError", "MLVMWarning", "RowStats", "SizeStats", "TwoLevelStats",

@@ -7,7 +7,10 @@ from scipy.stats import multivariate_normal
 
 
 def stacked_mvn_loglik(y, clusters, mu, sigma_within, sigma_between, per_cluster=False):
-    """Brute force: each cluster's stacked observed cells ~ MVN(1⊗mu, I⊗Σ_W + 11'⊗Σ_B)."""
+    """Brute force: each cluster's stacked observed cells ~ MVN(1⊗mu, I⊗Σ_W + 11'⊗Σ_B).
+
+    ``mu`` is a (p,) mean or a dict {cluster label: (p,) mean} (cluster-varying means); the
+    per-cluster values are in the order of first appearance of the labels."""
     y = np.asarray(y, dtype=float)
     clusters = np.asarray(clusters)
     out = []
@@ -17,7 +20,7 @@ def stacked_mvn_loglik(y, clusters, mu, sigma_within, sigma_between, per_cluster
         cov = np.kron(np.eye(n), sigma_within) + np.kron(np.ones((n, n)), sigma_between)
         v = yj.reshape(-1)
         obs = ~np.isnan(v)
-        mean = np.tile(mu, n)
+        mean = np.tile(mu[label] if isinstance(mu, dict) else mu, n)
         out.append(
             multivariate_normal(mean[obs], cov[np.ix_(obs, obs)], allow_singular=False).logpdf(
                 v[obs]

@@ -13,6 +13,12 @@ Importing this module registers, for every Op of :mod:`pm_mlvm.graph.ops`:
   pure ``jax.numpy`` functions of :mod:`pm_mlvm.likelihood.jax_kernels`, differentiable by
   JAX, so ``mode="JAX"``, numpyro and blackjax work.
 
+Cluster-varying (J, p) means (the ``cluster_mean=True`` Ops, a prop, hence their own cache
+keys) run natively too. Numba composes the (p,)-mean kernels on shifted data — a zero mean
+with ybar_j − mu_j (complete data) or y_ij − mu_j (missing cells) — plus the per-cluster
+gradient kernel for the (J, p) mean gradient (one extra pass); the JAX kernels take a
+(J, p) mean directly.
+
 Both follow PyTensor's own registrations (``pytensor/link/numba/dispatch/slinalg.py``,
 ``pytensor/link/jax/dispatch/slinalg.py``): a function of the node's inputs returning one
 array per output (0-d arrays for scalars).
@@ -60,8 +66,77 @@ def _numba_value_grad(route):
     return value_grad
 
 
+def _numba_cluster_mean(route):
+    """A jitted (weights, mu (J, p), sw, sb, *data) -> (per-cluster, dmu (J, p), dw, db) of
+    Σ_j g_j l_j for a cluster-varying mean: the (p,)-mean kernels at a zero mean on data
+    shifted by each cluster's mean, the (J, p) gradient from the per-cluster gradients."""
+    if route == "sizes":
+        value_kernel, grad_kernel = nk.complete_value_grad, nk.complete_grad_per_cluster
+
+        @numba_njit
+        def value_grad(weights, mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7):
+            zero = np.zeros(mu.shape[1])
+            shifted = d6 - mu  # cluster means - mu_j; the scatters do not involve the mean
+            per_cluster = value_kernel(zero, sw, sb, d0, d1, d2, d3, d4, d5, shifted, d7)[0]
+            g_mu, g_w, g_b = grad_kernel(zero, sw, sb, d0, d1, d2, d3, d4, d5, shifted, d7)
+            dw = np.zeros(sw.shape)
+            db = np.zeros(sw.shape)
+            for j in range(weights.shape[0]):
+                dw += weights[j] * g_w[j]
+                db += weights[j] * g_b[j]
+            return per_cluster, g_mu * weights[:, None], dw, db
+    else:
+        value_kernel, grad_kernel = nk.rows_value_grad, nk.rows_grad_per_cluster
+
+        @numba_njit
+        def value_grad(weights, mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7):
+            zero = np.zeros(mu.shape[1])
+            shifted = d0 - mu[d3]  # y_ij - mu_j (missing cells are masked by the kernel)
+            per_cluster, _, dw, db = value_kernel(weights, zero, sw, sb, shifted, d1, d2, d3,
+                                                  d4, d5, d6, d7)
+            g_mu = grad_kernel(zero, sw, sb, shifted, d1, d2, d3, d4, d5, d6, d7)[0]
+            return per_cluster, g_mu * weights[:, None], dw, db
+    return value_grad
+
+
+def _n_clusters_field(route):
+    """Index of the statistics input whose length is J (d2 = size_index, d4 = cluster_start)."""
+    return 2 if route == "sizes" else 4
+
+
+def _numba_cluster_mean_ops(op):
+    """(total, per-cluster, weighted-gradient) jitted functions for a (J, p) mean."""
+    value_grad = _numba_cluster_mean(op.route)
+    if _n_clusters_field(op.route) == 2:
+        @numba_njit
+        def per_cluster(mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7):
+            return value_grad(np.ones(d2.shape[0]), mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7)
+    else:
+        @numba_njit
+        def per_cluster(mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7):
+            return value_grad(np.ones(d4.shape[0]), mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7)
+
+    @numba_njit
+    def total(mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7):
+        values, dmu, dw, db = per_cluster(mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7)
+        value = np.sum(values)
+        if not np.isfinite(value):  # as the NumPy route: -inf and a zero gradient
+            return np.array(-np.inf), np.zeros(dmu.shape), np.zeros(dw.shape), \
+                np.zeros(db.shape)
+        return np.array(value), dmu, dw, db
+
+    @numba_njit
+    def weighted(w, mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7):
+        _, dmu, dw, db = value_grad(w, mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7)
+        return dmu, dw, db
+
+    return total, per_cluster, weighted
+
+
 @register_funcify_default_op_cache_key(TwoLevelLogLik)
 def _numba_total(op, node=None, **kwargs):
+    if op.cluster_mean:
+        return _numba_cluster_mean_ops(op)[0], NUMBA_KERNEL_VERSION
     value_grad = _numba_value_grad(op.route)
 
     @numba_njit
@@ -74,11 +149,15 @@ def _numba_total(op, node=None, **kwargs):
 
 @register_funcify_default_op_cache_key(TwoLevelClusterLogLik)
 def _numba_per_cluster(op, node=None, **kwargs):
+    if op.cluster_mean:
+        return _numba_cluster_mean_ops(op)[1], NUMBA_KERNEL_VERSION
     return _numba_value_grad(op.route), NUMBA_KERNEL_VERSION
 
 
 @register_funcify_default_op_cache_key(TwoLevelLogLikWeightedGrad)
 def _numba_weighted_grad(op, node=None, **kwargs):
+    if op.cluster_mean:
+        return _numba_cluster_mean_ops(op)[2], NUMBA_KERNEL_VERSION
     if op.route == "sizes":
         kernel = nk.complete_weighted_grad
 

@@ -28,6 +28,13 @@ the same compiled function serves a new data set of the same structure after
 (per-cluster Woodbury form); :func:`data_inputs` gives the inputs of the route a
 :class:`~pm_mlvm.stats.TwoLevelStats` needs.
 
+Cluster-varying means: :class:`TwoLevelLogLik`, :class:`TwoLevelClusterLogLik` and
+:class:`TwoLevelLogLikWeightedGrad` also take a (J, p) mean (row j: cluster j, in the
+statistics' cluster order); called with one, the Op becomes its ``cluster_mean=True`` twin
+(a prop, so the Numba cache keys differ) whose mean gradient is (J, p). First derivatives are
+exact on both routes; second derivatives (HVP, per-cluster gradients) are implemented for a
+(p,) mean only (``grad_not_implemented`` otherwise).
+
 Matrix gradients follow the symmetric convention: dl = tr(G dSigma) with G symmetric (the
 kernels read sym(Sigma)). Failure is a value: a non-positive-definite covariance gives -inf
 and a zero gradient.
@@ -120,14 +127,31 @@ def _uniform_scalar(g):
 class _TwoLevelOp(Op):
     """Common input handling: (*parameters, *statistics of the route)."""
 
-    __props__ = ("route",)
+    __props__ = ("route", "cluster_mean")
     #: names of the leading parameter inputs and their number of dimensions
     _params: tuple[tuple[str, int], ...] = (("mu", 1), ("sigma_within", 2), ("sigma_between", 2))
+    #: whether the Op accepts a (J, p) cluster-varying mean
+    _supports_cluster_mean = False
 
-    def __init__(self, route: str):
+    def __init__(self, route: str, cluster_mean: bool = False):
         if route not in ROUTES:
             raise ValueError(f"route must be one of {sorted(ROUTES)}; got {route!r}")
+        if cluster_mean and not self._supports_cluster_mean:
+            raise NotImplementedError(f"{type(self).__name__} takes a (p,) mean only")
         self.route = route
+        self.cluster_mean = bool(cluster_mean)
+
+    def __call__(self, *args, **kwargs):
+        """Apply the Op; a (J, p) ``mu`` switches to the ``cluster_mean=True`` twin."""
+        if self._supports_cluster_mean and not self.cluster_mean:
+            k = [name for name, _ in self._params].index("mu")
+            if k < len(args) and getattr(pt.as_tensor_variable(args[k]), "ndim", 1) == 2:
+                return type(self)(self.route, cluster_mean=True)(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+    def _twin(self, op_class):
+        """``op_class`` on the same route and mean kind."""
+        return op_class(self.route, cluster_mean=self.cluster_mean)
 
     @property
     def _route(self) -> Route:
@@ -149,6 +173,8 @@ class _TwoLevelOp(Op):
         typed = []
         for (name, nd), var in zip(self._params, params):
             var = pt.as_tensor_variable(var).astype("float64")
+            if name == "mu" and self.cluster_mean:
+                nd = 2
             if var.ndim != nd:
                 raise TypeError(f"{name} must have {nd} dimension(s); got {var.ndim}")
             typed.append(var)
@@ -157,10 +183,20 @@ class _TwoLevelOp(Op):
             if var.ndim != nd:
                 raise TypeError(f"statistic {name!r} must have {nd} dimension(s); got {var.ndim}")
         named = {name: var for (name, _), var in zip(self._params, typed)}
-        p = _first_known(*(d for name in ("mu", "sigma_within", "sigma_between")
+        p = _first_known(named["mu"].type.shape[-1],
+                         *(d for name in ("sigma_within", "sigma_between")
                            for d in named[name].type.shape))
         j = data[route.fields.index(route.n_clusters_field)].type.shape[0]
+        if self.cluster_mean:
+            j = _first_known(j, named["mu"].type.shape[0])
+            if j is not None and named["mu"].type.shape[0] not in (None, j):
+                raise ValueError("a cluster-varying mean must have one row per cluster: got "
+                                 f"{named['mu'].type.shape[0]} rows for {j} clusters")
         return typed, data, p, j
+
+    def _mu_type(self, p, j):
+        """Type of the mean's gradient output: (p,), or (J, p) for a cluster-varying mean."""
+        return _float((j, p)) if self.cluster_mean else _float((p,))
 
     def _n_clusters(self, data):
         return data[self._route.fields.index(self._route.n_clusters_field)].shape[0]
@@ -180,7 +216,14 @@ def _moment_shapes(input_shapes, offset=0):
 
 
 def _hvp_along(route, weights, mu, sw, sb, c_mu, c_w, c_b, data):
-    """HVP Op outputs along the cotangents (disconnected ones read as zero)."""
+    """HVP Op outputs along the cotangents (disconnected ones read as zero); for a
+    cluster-varying mean, not implemented (``grad_not_implemented`` outputs, which replace
+    rather than add to the first-order terms)."""
+    if mu.ndim == 2:
+        op = TwoLevelLogLikHVP(route)
+        return [grad_not_implemented(op, k, v, "second derivatives of the two-level "
+                                     "log-likelihood with a cluster-varying mean")
+                for k, v in enumerate((mu, sw, sb))]
     c_mu = pt.zeros_like(mu) if _is_disconnected(c_mu) else c_mu
     c_w = pt.zeros_like(sw) if _is_disconnected(c_w) else c_w
     c_b = pt.zeros_like(sb) if _is_disconnected(c_b) else c_b
@@ -190,9 +233,11 @@ def _hvp_along(route, weights, mu, sw, sb, c_mu, c_w, c_b, data):
 class TwoLevelLogLik(_TwoLevelOp):
     """Total two-level log-likelihood; outputs (logl, dlogl/dmu, dlogl/dSigma_W, dlogl/dSigma_B)."""
 
+    _supports_cluster_mean = True
+
     def make_node(self, mu, sigma_within, sigma_between, *data):
-        params, data, p, _ = self._inputs((mu, sigma_within, sigma_between, *data))
-        outputs = [_float(()), _float((p,)), _float((p, p)), _float((p, p))]
+        params, data, p, j = self._inputs((mu, sigma_within, sigma_between, *data))
+        outputs = [_float(()), self._mu_type(p, j), _float((p, p)), _float((p, p))]
         return Apply(self, [*params, *data], outputs)
 
     def perform(self, node, inputs, output_storage):
@@ -215,7 +260,7 @@ class TwoLevelLogLik(_TwoLevelOp):
         if not all(_is_disconnected(c) for c in c_grads):
             ones = pt.ones((self._n_clusters(data),), dtype="float64")
             hvp = _hvp_along(self.route, ones, mu, sw, sb, *c_grads, data)
-            grads = [a + b for a, b in zip(grads, hvp)]
+            grads = hvp if self.cluster_mean else [a + b for a, b in zip(grads, hvp)]
         return grads + self._disconnected_data(inputs)
 
 
@@ -228,9 +273,11 @@ class TwoLevelClusterLogLik(_TwoLevelOp):
     time when the cotangent is not visibly uniform).
     """
 
+    _supports_cluster_mean = True
+
     def make_node(self, mu, sigma_within, sigma_between, *data):
         params, data, p, j = self._inputs((mu, sigma_within, sigma_between, *data))
-        outputs = [_float((j,)), _float((p,)), _float((p, p)), _float((p, p))]
+        outputs = [_float((j,)), self._mu_type(p, j), _float((p, p)), _float((p, p))]
         return Apply(self, [*params, *data], outputs)
 
     def perform(self, node, inputs, output_storage):
@@ -260,13 +307,13 @@ class TwoLevelClusterLogLik(_TwoLevelOp):
             if c is not None:
                 grads = [c * out for out in outputs[1:]]
             else:
-                weighted = TwoLevelLogLikWeightedGrad(self.route)(g, *inputs)
+                weighted = self._twin(TwoLevelLogLikWeightedGrad)(g, *inputs)
                 uniform = pt.all(pt.eq(g, g[0]))
                 grads = ifelse(uniform, [g[0] * out for out in outputs[1:]], list(weighted))
         if not all(_is_disconnected(c) for c in c_grads):
             ones = pt.ones((self._n_clusters(data),), dtype="float64")
             hvp = _hvp_along(self.route, ones, mu, sw, sb, *c_grads, data)
-            grads = [a + b for a, b in zip(grads, hvp)]
+            grads = hvp if self.cluster_mean else [a + b for a, b in zip(grads, hvp)]
         return list(grads) + self._disconnected_data(inputs)
 
 
@@ -274,10 +321,11 @@ class TwoLevelLogLikWeightedGrad(_TwoLevelOp):
     """Gradient of Σ_j g_j l_j with respect to (mu, Sigma_W, Sigma_B)."""
 
     _params = (("weights", 1),) + _TwoLevelOp._params
+    _supports_cluster_mean = True
 
     def make_node(self, weights, mu, sigma_within, sigma_between, *data):
-        params, data, p, _ = self._inputs((weights, mu, sigma_within, sigma_between, *data))
-        outputs = [_float((p,)), _float((p, p)), _float((p, p))]
+        params, data, p, j = self._inputs((weights, mu, sigma_within, sigma_between, *data))
+        outputs = [self._mu_type(p, j), _float((p, p)), _float((p, p))]
         return Apply(self, [*params, *data], outputs)
 
     def perform(self, node, inputs, output_storage):
@@ -291,6 +339,10 @@ class TwoLevelLogLikWeightedGrad(_TwoLevelOp):
     def L_op(self, inputs, outputs, output_grads):
         weights, mu, sw, sb, *data = inputs
         c_grads = output_grads
+        if self.cluster_mean:
+            return [grad_not_implemented(self, k, inputs[k], "second derivatives of the "
+                                         "two-level log-likelihood with a cluster-varying mean")
+                    for k in range(4)] + self._disconnected_data(inputs)
         h_mu, h_w, h_b = _hvp_along(self.route, weights, mu, sw, sb, *c_grads, data)
         g_mu, g_w, g_b = TwoLevelGradPerCluster(self.route)(mu, sw, sb, *data)
         d_weights = pt.zeros_like(weights)

@@ -13,6 +13,9 @@ the identity before factorising (a "double where") and the value set to -inf, so
 Missing cells enter as masks: the zero-padded inverse of Sigma_W[o, o] is
 ``inv(m m' * Sigma_W + diag(1 - m)) * m m'`` and its log-determinant is that of Sigma_W[o, o].
 
+A (J, p) mean (cluster-varying means, row j for cluster j) is accepted wherever the NumPy
+kernels accept it; the complete-data total then sums the per-cluster terms.
+
 Requires ``jax`` (optional dependency, the ``[backends]`` extra) with 64-bit floats enabled;
 imports nothing from PyTensor or PyMC.
 """
@@ -75,6 +78,10 @@ def _complete_factors(mu, sigma_within, sigma_between, sizes, need_within):
 def complete_total(mu, sigma_within, sigma_between, sizes, size_counts, size_index,
                    mean_by_size, cov_by_size, scatter_within, cluster_means, cluster_scatter):
     """Total log-likelihood from the per-size statistics (route ``"sizes"``)."""
+    if mu.ndim == 2:  # cluster-varying mean: the per-size statistics do not apply
+        return jnp.sum(complete_per_cluster(mu, sigma_within, sigma_between, sizes, size_counts,
+                                            size_index, mean_by_size, cov_by_size,
+                                            scatter_within, cluster_means, cluster_scatter))
     counts = size_counts.astype(mu.dtype)
     n_within = jnp.sum((sizes - 1) * size_counts).astype(mu.dtype)
     ok, n, inv_n, logdet_n, inv_w, logdet_w = _complete_factors(
@@ -96,8 +103,8 @@ def complete_per_cluster(mu, sigma_within, sigma_between, sizes, size_counts, si
     n_all = sizes[size_index].astype(mu.dtype)
     ok, n, inv_n, logdet_n, inv_w, logdet_w = _complete_factors(
         mu, sigma_within, sigma_between, sizes, jnp.any(n_all > 1))
-    p = mu.shape[0]
-    d = cluster_means - mu[None, :]
+    p = mu.shape[-1]
+    d = cluster_means - (mu if mu.ndim == 2 else mu[None, :])
     quad = jnp.einsum("ja,jab,jb->j", d, inv_n[size_index], d)
     within = (n_all - 1.0) * logdet_w + jnp.einsum("ab,jab->j", inv_w, cluster_scatter)
     value = -0.5 * (n_all * p * LOG_2PI + within + logdet_n[size_index] + n_all * quad)
@@ -109,7 +116,7 @@ def rows_per_cluster(mu, sigma_within, sigma_between, y, row_pattern, patterns, 
                      cluster_start, pair_cluster, pair_pattern, pair_count):
     """(J,) per-cluster contributions with missing cells (route ``"rows"``, Woodbury form)."""
     sw, sb = _sym(sigma_within), _sym(sigma_between)
-    p = mu.shape[0]
+    p = mu.shape[-1]
     n_clusters = cluster_start.shape[0]
     eye = jnp.eye(p)
     mask = patterns.astype(mu.dtype)                       # (P, p)
@@ -119,7 +126,7 @@ def rows_per_cluster(mu, sigma_within, sigma_between, y, row_pattern, patterns, 
     inv_sub, logdet_pat = _inv_logdet(jnp.where(ok_w, sub, eye[None]))
     q_pat = inv_sub * outer                                # zero-padded inverses
     row_mask = mask[row_pattern]
-    resid = jnp.where(row_mask > 0, y - mu[None, :], 0.0)
+    resid = jnp.where(row_mask > 0, y - (mu[row_cluster] if mu.ndim == 2 else mu[None, :]), 0.0)
     q_resid = jnp.einsum("nab,nb->na", q_pat[row_pattern], resid)
     b = jax.ops.segment_sum(q_resid, row_cluster, num_segments=n_clusters)
     a = jax.ops.segment_sum(pair_count.astype(mu.dtype)[:, None, None] * q_pat[pair_pattern],

@@ -20,6 +20,14 @@ A_j = Σ_i Q_i, b_j = Σ_i Q_i r_i, M_j = I + Sigma_B A_j, P_j = M_j^-1 Sigma_B
     -2 l_j = (#cells) log 2π + Σ_i log|Sigma_W[o_i,o_i]| + log|M_j|
              + Σ_i r_i' Q_i r_i - b_j' u_j
 
+Cluster-varying means. Every per-cluster kernel (and the weighted gradients) also accepts a
+(J, p) mean, row j the mean mu_j of cluster j (in the statistics' cluster order): the
+formulas above hold with d_j = ybar_j - mu_j (complete data: the within scatter S_j does not
+involve the mean) and r_i = y_i - mu_j (missing cells), and the mean's gradient is then the
+(J, p) matrix of per-cluster gradients (weight g_j times dl_j/dmu_j). The per-size totals do
+not apply (the cluster means enter one by one): the complete-data route then sums the
+per-cluster terms (cost O(J p²) plus O(K p³)).
+
 Gradients are taken with respect to (mu, Sigma_W, Sigma_B) treating every entry of the
 symmetric matrices as free (so the gradient of a symmetric input is the symmetric matrix G
 with dl = tr(G dSigma)); the kernels symmetrise their inputs. Every gradient accepts
@@ -64,6 +72,17 @@ def _chol_inv_logdet(mats: np.ndarray):
     linv = np.linalg.solve(chol, eye)
     inv = np.matmul(np.swapaxes(linv, -1, -2), linv)
     return inv, logdet
+
+
+def _cluster_mean(mu, n_clusters: int) -> np.ndarray:
+    """``mu`` as a float array, checked to be (p,) or (J, p) with J = ``n_clusters``."""
+    mu = np.asarray(mu, dtype=float)
+    if mu.ndim == 2 and mu.shape[0] != n_clusters:
+        raise ValueError(f"a cluster-varying mean must have one row per cluster: got "
+                         f"{mu.shape[0]} rows for {n_clusters} clusters")
+    if mu.ndim not in (1, 2):
+        raise ValueError(f"mu must be (p,) or (J, p); got shape {mu.shape}")
+    return mu
 
 
 # ------------------------------------------------------------------ complete data
@@ -128,15 +147,16 @@ def complete_loglik_total(
 def complete_loglik_per_cluster(
     mu, sigma_within, sigma_between, sizes, size_index, cluster_means, cluster_scatter,
 ):
-    """Per-cluster log-likelihood contributions l_j (sum = total)."""
+    """Per-cluster log-likelihood contributions l_j (sum = total); ``mu`` (p,) or (J, p)."""
     sizes = np.asarray(sizes, dtype=float)
     n_clusters, p = cluster_means.shape
+    mu = _cluster_mean(mu, n_clusters)
     n_j = sizes[size_index]
     fac = _complete_factors(sizes, sigma_within, sigma_between, bool(np.any(n_j > 1)))
     if fac is None:
         return np.full(n_clusters, -np.inf)
     _, _, (inv_n, logdet_n), (inv_w, logdet_w) = fac
-    d = cluster_means - mu[None, :]
+    d = cluster_means - mu
     inv_j = inv_n[size_index]
     quad = np.einsum("ja,jab,jb->j", d, inv_j, d)
     within = (n_j - 1.0) * logdet_w + np.einsum("ab,jab->j", inv_w, cluster_scatter)
@@ -149,13 +169,15 @@ def complete_grad_weighted(
 ):
     """Gradient of Σ_j g_j l_j for complete data.
 
-    Equal weights use the per-size statistics (cost O(K p³)); other weights use the
-    per-cluster moments (O(J p²)).
+    Equal weights and a (p,) mean use the per-size statistics (cost O(K p³)); other weights
+    or a (J, p) mean use the per-cluster moments (O(J p²)); the mean's gradient has the
+    mean's shape.
     """
     weights = np.asarray(weights, dtype=float)
     sizes = np.asarray(sizes, dtype=float)
-    p = len(mu)
-    if weights.size and np.all(weights == weights.flat[0]):
+    mu = _cluster_mean(mu, len(size_index))
+    p = mu.shape[-1]
+    if mu.ndim == 1 and weights.size and np.all(weights == weights.flat[0]):
         n_within = float(np.sum((sizes - 1.0) * size_counts))
         _, dmu, dw, db = complete_loglik_total(
             mu, sigma_within, sigma_between, sizes, size_counts, mean_by_size, cov_by_size,
@@ -166,10 +188,10 @@ def complete_grad_weighted(
     n_j = sizes[size_index]
     fac = _complete_factors(sizes, sigma_within, sigma_between, bool(np.any(n_j > 1)))
     if fac is None:
-        return np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
+        return np.zeros_like(mu), np.zeros((p, p)), np.zeros((p, p))
     _, _, (inv_n, _), (inv_w, _) = fac
     k_sizes = len(sizes)
-    d = cluster_means - mu[None, :]
+    d = cluster_means - mu
     w_k = np.bincount(size_index, weights=weights, minlength=k_sizes)
     wd_k = np.zeros((k_sizes, p))
     np.add.at(wd_k, size_index, weights[:, None] * d)
@@ -182,7 +204,10 @@ def complete_grad_weighted(
         s_w = np.einsum("j,jab->ab", weights, cluster_scatter)
         g_w = g_w + w_within * inv_w - inv_w @ s_w @ inv_w
     g_b = np.einsum("k,kab->ab", sizes, g_n)
-    dmu = np.einsum("k,kab,kb->a", sizes, inv_n, wd_k)
+    if mu.ndim == 2:  # dl_j/dmu_j = n_j Sigma_{n_j}^-1 d_j
+        dmu = (weights * n_j)[:, None] * np.einsum("jab,jb->ja", inv_n[size_index], d)
+    else:
+        dmu = np.einsum("k,kab,kb->a", sizes, inv_n, wd_k)
     return dmu, -0.5 * _sym(g_w), -0.5 * _sym(g_b)
 
 
@@ -191,8 +216,9 @@ def _missing_core(mu, sigma_within, sigma_between, y, row_pattern, patterns, row
                   cluster_start, pair_cluster, pair_pattern, pair_count):
     """Shared forward pass of the missing-data route; None when not positive definite."""
     sw, sb = _sym(sigma_within), _sym(sigma_between)
-    p = len(mu)
+    p = y.shape[1]
     n_clusters = len(cluster_start)
+    mu = _cluster_mean(mu, n_clusters)
     n_pat = len(patterns)
     q_pat = np.zeros((n_pat, p, p))
     logdet_pat = np.zeros(n_pat)
@@ -203,7 +229,8 @@ def _missing_core(mu, sigma_within, sigma_between, y, row_pattern, patterns, row
             return None
         q_pat[k][np.ix_(obs, obs)] = res[0]
         logdet_pat[k] = res[1]
-    resid = (y - mu[None, :]) * patterns[row_pattern]
+    mu_rows = mu[row_cluster] if mu.ndim == 2 else mu[None, :]
+    resid = (y - mu_rows) * patterns[row_pattern]
     q_resid = np.empty_like(resid)
     for k in range(n_pat):
         rows = row_pattern == k
@@ -232,7 +259,8 @@ def _missing_core(mu, sigma_within, sigma_between, y, row_pattern, patterns, row
 def missing_loglik_per_cluster(mu, sigma_within, sigma_between, y, row_pattern, patterns,
                                row_cluster, cluster_start, pair_cluster, pair_pattern,
                                pair_count):
-    """Per-cluster log-likelihood contributions for data with missing cells."""
+    """Per-cluster log-likelihood contributions for data with missing cells; ``mu`` (p,) or
+    (J, p)."""
     core = _missing_core(mu, sigma_within, sigma_between, y, row_pattern, patterns, row_cluster,
                          cluster_start, pair_cluster, pair_pattern, pair_count)
     n_clusters = len(cluster_start)
@@ -251,12 +279,14 @@ def missing_loglik_per_cluster(mu, sigma_within, sigma_between, y, row_pattern, 
 
 def missing_grad_weighted(weights, mu, sigma_within, sigma_between, y, row_pattern, patterns,
                           row_cluster, cluster_start, pair_cluster, pair_pattern, pair_count):
-    """Gradient of Σ_j g_j l_j for data with missing cells."""
-    p = len(mu)
+    """Gradient of Σ_j g_j l_j for data with missing cells (the mean's gradient has the
+    mean's shape: (J, p) for a cluster-varying mean)."""
+    p = y.shape[1]
+    mu = _cluster_mean(mu, len(cluster_start))
     core = _missing_core(mu, sigma_within, sigma_between, y, row_pattern, patterns, row_cluster,
                          cluster_start, pair_cluster, pair_pattern, pair_count)
     if core is None:
-        return np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
+        return np.zeros_like(mu), np.zeros((p, p)), np.zeros((p, p))
     g = np.asarray(weights, dtype=float)
     q_pat, pmat, u, a = core["q_pat"], core["pmat"], core["u"], core["a"]
     n_pat = len(patterns)
@@ -266,8 +296,8 @@ def missing_grad_weighted(weights, mu, sigma_within, sigma_between, y, row_patte
         rows = row_pattern == k
         pv[rows] = core["q_resid"][rows] - u[row_cluster[rows]] @ q_pat[k]
     g_row = g[row_cluster]
-    dmu = g_row @ pv  # dl/dmu = Σ g_j Σ_i pv_i
-    w = np.add.reduceat(pv, cluster_start, axis=0)  # b_j - A_j u_j
+    w = np.add.reduceat(pv, cluster_start, axis=0)  # b_j - A_j u_j = dl_j/dmu_j
+    dmu = g[:, None] * w if mu.ndim == 2 else g_row @ pv  # dl/dmu = Σ g_j Σ_i pv_i
     # d(-2l)/dSigma_B = Σ_j g_j [A_j - A_j P_j A_j - w_j w_j']
     apa = a @ pmat @ a
     g_b = np.einsum("j,jab->ab", g, a - apa) - (w * g[:, None]).T @ w

@@ -28,6 +28,12 @@ __all__ = ["ROUTES", "Route", "data_arrays", "route_of"]
 
 def _sizes_total(mu, sw, sb, sizes, size_counts, size_index, mean_by_size, cov_by_size,
                     scatter_within, cluster_means, cluster_scatter):
+    if np.ndim(mu) == 2:  # cluster-varying mean: the per-size statistics do not apply
+        return _total_of_clusters(
+            kernels.complete_loglik_per_cluster, kernels.complete_grad_weighted, mu, sw, sb,
+            (sizes, size_index, cluster_means, cluster_scatter),
+            (sizes, size_counts, size_index, mean_by_size, cov_by_size, scatter_within,
+             cluster_means, cluster_scatter))
     n_within = float(np.sum((sizes - 1) * size_counts))
     return kernels.complete_loglik_total(mu, sw, sb, sizes, size_counts, mean_by_size,
                                          cov_by_size, scatter_within, n_within)
@@ -39,14 +45,20 @@ def _sizes_per_cluster(mu, sw, sb, sizes, size_counts, size_index, mean_by_size,
                                                cluster_scatter)
 
 
-def _rows_total(mu, sw, sb, *data):
-    per_cluster = kernels.missing_loglik_per_cluster(mu, sw, sb, *data)
+def _total_of_clusters(per_cluster_kernel, grad_kernel, mu, sw, sb, value_data, grad_data):
+    """(sum of the per-cluster terms, its gradient); -inf and zeros when not finite."""
+    per_cluster = per_cluster_kernel(mu, sw, sb, *value_data)
     total = float(per_cluster.sum())
     if not np.isfinite(total):
-        p = len(mu)
-        return -np.inf, np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
+        return -np.inf, np.zeros_like(np.asarray(mu, float)), np.zeros_like(sw), \
+            np.zeros_like(sw)
     ones = np.ones(len(per_cluster))
-    return (total, *kernels.missing_grad_weighted(ones, mu, sw, sb, *data))
+    return (total, *grad_kernel(ones, mu, sw, sb, *grad_data))
+
+
+def _rows_total(mu, sw, sb, *data):
+    return _total_of_clusters(kernels.missing_loglik_per_cluster, kernels.missing_grad_weighted,
+                              mu, sw, sb, data, data)
 
 
 @dataclass(frozen=True)

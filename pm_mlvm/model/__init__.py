@@ -1,5 +1,5 @@
 """PyMC glue: the two-level likelihood as a building block of any ``pm.Model``."""
 
-from pm_mlvm.model.distribution import TwoLevelNormal
+from pm_mlvm.model.distribution import TwoLevelData, TwoLevelNormal
 
-__all__ = ["TwoLevelNormal"]
+__all__ = ["TwoLevelNormal", "TwoLevelData"]
