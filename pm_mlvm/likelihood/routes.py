@@ -40,13 +40,11 @@ def _sizes_per_cluster(mu, sw, sb, sizes, size_counts, size_index, mean_by_size,
 
 
 def _rows_total(mu, sw, sb, *data):
-    per_cluster = kernels.missing_loglik_per_cluster(mu, sw, sb, *data)
+    per_cluster, dmu, dw, db = kernels.missing_value_grad(mu, sw, sb, *data)
     total = float(per_cluster.sum())
     if not np.isfinite(total):
-        p = len(mu)
-        return -np.inf, np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
-    ones = np.ones(len(per_cluster))
-    return (total, *kernels.missing_grad_weighted(ones, mu, sw, sb, *data))
+        return -np.inf, dmu, dw, db  # the kernel's gradient is zero then
+    return total, dmu, dw, db
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,9 @@ class Route:
     total: Callable
     per_cluster: Callable
     weighted_grad: Callable
+    #: (mu, Sigma_W, Sigma_B, *data) -> (per-cluster (J,), dmu, dSigma_W, dSigma_B): the
+    #: per-cluster values and the gradient of their sum from one factorisation pass
+    value_grad: Callable
 
 
 ROUTES = {
@@ -74,6 +75,7 @@ ROUTES = {
         total=_sizes_total,
         per_cluster=_sizes_per_cluster,
         weighted_grad=kernels.complete_grad_weighted,
+        value_grad=kernels.complete_value_grad,
     ),
     "rows": Route(
         name="rows",
@@ -86,6 +88,7 @@ ROUTES = {
         total=_rows_total,
         per_cluster=kernels.missing_loglik_per_cluster,
         weighted_grad=kernels.missing_grad_weighted,
+        value_grad=kernels.missing_value_grad,
     ),
 }
 
