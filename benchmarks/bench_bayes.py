@@ -9,10 +9,15 @@ the seed design, samples each (2 x 500 draws) and reports how often the 90 % equ
 intervals of the free loadings and of the latent and residual variances on both levels cover the
 generating values, with a binomial 95 % interval for the rate. Part 3 (``--samplers``) samples
 the seed model and a p = 20, J = 500 model side by side with ``pm.sample`` (C backend), nutpie
-(Numba) and numpyro (JAX), 2 chains x 1000 draws after 1000 tuning steps: wall time, the compile
-time (a zero-draw run), ESS/s, and the kernel's own cost times nutpie's gradient evaluations
-beside nutpie's sampling time; plus a naive PyMC model of the seed CFA (non-centred cluster
-effects, row-wise multivariate normal likelihood) for scale.
+(Numba) and numpyro (JAX), 2 chains x 1000 draws after 1000 tuning steps (``--draws``,
+``--tune``; ``--models`` picks a subset of seed,p20,naive). Per sampler: the first call (a
+10-draw run: compilation and cache filling), the whole second call's wall time, the sampler's
+own sampling time and the rest (model build, compilation, post-processing), ESS/s of the whole
+call, the gradient evaluations (leapfrog steps; ``~`` = extrapolated from the draws) times the
+backend's bare kernel cost per chain beside the sampling time; plus a naive PyMC model of the
+seed CFA (non-centred cluster effects, row-wise multivariate normal likelihood) for scale.
+Run it twice with fresh ``PYTENSOR_FLAGS=compiledir=...`` and ``NUMBA_CACHE_DIR`` to see the
+cold and the on-disk-cache cost of compilation.
 """
 
 from __future__ import annotations
@@ -100,50 +105,104 @@ def _diagnostics(idata):
     return float(summary["r_hat"].max()), float(summary["ess_bulk"].min())
 
 
-def _kernel_cost(model):
-    """Seconds per call of the bare NumPy kernel (value + gradient) at the ML estimates."""
+def _best_time(f, n):
+    f()
+    best = np.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            f()
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best
+
+
+def _kernel_costs(model):
+    """Seconds per call of each backend's bare kernel (per-cluster values + gradient of the
+    sum, what one logp + dlogp evaluation of the fused Op computes) at the ML estimates:
+    NumPy (pm.sample's C backend calls the Op's NumPy perform), Numba (nutpie), JAX (numpyro,
+    which differentiates the per-cluster values)."""
+    from pm_mlvm.likelihood import numba_kernels as nk
     from pm_mlvm.likelihood.routes import ROUTES, data_arrays
 
     implied = model.fit().implied()
     route, data = data_arrays(model.stats)
-    args = (np.asarray(implied["mu"]), np.asarray(implied["sigma_within"]),
-            np.asarray(implied["sigma_between"]), *data)
-    total = ROUTES[route].total
-    n = 200
-    t0 = time.perf_counter()
-    for _ in range(n):
-        total(*args)
-    return (time.perf_counter() - t0) / n
+    moments = (np.asarray(implied["mu"]), np.asarray(implied["sigma_within"]),
+               np.asarray(implied["sigma_between"]))
+    n = 50
+    costs = {"pymc": _best_time(lambda: ROUTES[route].value_grad(*moments, *data), n)}
+    if route == "sizes":
+        costs["nutpie"] = _best_time(lambda: nk.complete_value_grad(*moments, *data), n)
+    else:
+        ones = np.ones(model.stats.n_clusters)
+        costs["nutpie"] = _best_time(lambda: nk.rows_value_grad(ones, *moments, *data), n)
+    try:
+        import jax
+
+        from pm_mlvm.likelihood import jax_kernels as jk
+    except ImportError:
+        return costs
+    per_cluster = jk.PER_CLUSTER[route]
+    f = jax.jit(jax.value_and_grad(lambda m, w, b: per_cluster(m, w, b, *data).sum(),
+                                   argnums=(0, 1, 2)))
+    costs["numpyro"] = _best_time(lambda: jax.block_until_ready(f(*moments)), n)
+    return costs
 
 
-def sampler_run(label, data, lambda_, draws=1000, tune=1000):
+def _sampling_time(idata):
+    for attrs in (idata.posterior.attrs, idata.sample_stats.attrs, idata.attrs):
+        if "sampling_time" in attrs:
+            return float(attrs["sampling_time"])
+    return float("nan")
+
+
+def _gradient_evaluations(idata, draws, tune):
+    """Leapfrog steps (one logp + gradient each) over tuning and draws, and whether exact:
+    from the warm-up statistics when the sampler keeps them (nutpie), else the draws' mean
+    steps times all iterations (tuning trajectories are often longer: a lower bound)."""
+    steps = int(idata.sample_stats["n_steps"].sum())
+    if "warmup_sample_stats" in idata.groups() and "n_steps" in idata.warmup_sample_stats:
+        return steps + int(idata.warmup_sample_stats["n_steps"].sum()), True
+    return int(round(steps * (draws + tune) / draws)), False
+
+
+def sampler_run(label, data, lambda_, draws=1000, tune=1000, samplers=("pymc", "nutpie",
+                                                                        "numpyro")):
     model = pmv.ml_lvm(data, lambda_, clusters="cluster")
-    kernel = _kernel_cost(model)
     rows = []
-    for sampler in ("pymc", "nutpie", "numpyro"):
-        kwargs = dict(chains=2, random_seed=1, nuts_sampler=sampler)
+    for sampler in samplers:
+        kwargs = dict(chains=2, random_seed=1, nuts_sampler=sampler, progressbar=False)
         if sampler == "pymc":
             kwargs["cores"] = 2
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.sample(draws=10, tune=10, **kwargs)  # compile (and warm the caches)
-        compile_s = time.perf_counter() - t0
+            model.sample(draws=10, tune=10, **kwargs)  # first call: compile, fill the caches
+        first = time.perf_counter() - t0
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             idata = model.sample(draws=draws, tune=tune, **kwargs)
         wall = time.perf_counter() - t0
+        sampling = _sampling_time(idata)
         rhat, ess = _diagnostics(idata)
-        row = {"model": label, "sampler": sampler, "compile s": round(compile_s, 1),
-               "wall s": round(wall, 1), "max r_hat": round(rhat, 3), "min ess": int(ess),
-               "ESS/s": round(ess / wall, 1)}
-        stats = idata.sample_stats
-        if "n_steps" in stats:  # nutpie: gradient evaluations x the bare kernel's cost
-            n_grad = int(stats["n_steps"].sum())
-            row["kernel x grads s"] = round(n_grad * kernel, 2)
-        rows.append(row)
-    return rows
+        n_grad, exact = _gradient_evaluations(idata, draws, tune)
+        rows.append((first, wall, sampling, rhat, ess, n_grad, exact))
+        print(f"{label} {sampler}: first call {first:.1f} s, whole call {wall:.1f} s, "
+              f"sampling {sampling:.1f} s", flush=True)
+    # after the samplers, so that their first call includes the kernels' JIT compilation
+    kernel = _kernel_costs(model)
+    out = []
+    for sampler, (first, wall, sampling, rhat, ess, n_grad, exact) in zip(samplers, rows):
+        row = {"model": label, "sampler": sampler, "draws": f"2x{draws}+{tune}",
+               "first call s": round(first, 1), "wall s": round(wall, 1),
+               "sampling s": round(sampling, 1), "overhead s": round(wall - sampling, 1),
+               "max r_hat": round(rhat, 3), "min ess": int(ess),
+               "ESS/s": round(ess / wall, 1), "grad evals": f"{n_grad}{'' if exact else '~'}",
+               "kernel us": round(1e6 * kernel.get(sampler, np.nan), 1),
+               "kernel x evals / chain s": round(n_grad * kernel.get(sampler, np.nan) / 2, 1)}
+        out.append(row)
+    print(pd.DataFrame(out).to_string(index=False), flush=True)
+    return out
 
 
 def naive_run(draws=1000, tune=1000):
@@ -183,16 +242,26 @@ def naive_run(draws=1000, tune=1000):
         warnings.simplefilter("ignore", RuntimeWarning)
         summary = az.summary(idata, var_names=["lambda_free"], kind="diagnostics")
     ess = float(summary["ess_bulk"].min())
-    return [{"model": "seed, naive PyMC", "sampler": "pymc", "wall s": round(wall, 1),
-             "max r_hat": round(float(summary["r_hat"].max()), 3), "min ess": int(ess),
-             "ESS/s": round(ess / wall, 1)}]
+    sampling = _sampling_time(idata)
+    n_grad, exact = _gradient_evaluations(idata, draws, tune)
+    row = {"model": "seed, naive PyMC", "sampler": "pymc", "draws": f"2x{draws}+{tune}",
+           "wall s": round(wall, 1), "sampling s": round(sampling, 1),
+           "overhead s": round(wall - sampling, 1),
+           "max r_hat": round(float(summary["r_hat"].max()), 3), "min ess": int(ess),
+           "ESS/s": round(ess / wall, 1), "grad evals": f"{n_grad}{'' if exact else '~'}"}
+    print(pd.DataFrame([row]).to_string(index=False), flush=True)
+    return [row]
 
 
-def samplers():
-    rows = sampler_run("seed 60 x 10", pmv.load_seed_example(), TWO)
-    data, lam = _simulated(20, 500, 10, rng=7)
-    rows += sampler_run("p=20, J=500", data, lam)
-    rows += naive_run()
+def samplers(models=("seed", "p20", "naive"), draws=1000, tune=1000):
+    rows = []
+    if "seed" in models:
+        rows += sampler_run("seed 60 x 10", pmv.load_seed_example(), TWO, draws, tune)
+    if "p20" in models:
+        data, lam = _simulated(20, 500, 10, rng=7)
+        rows += sampler_run("p=20, J=500", data, lam, draws, tune)
+    if "naive" in models:
+        rows += naive_run(draws, tune)
     return pd.DataFrame(rows)
 
 
@@ -200,9 +269,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--coverage", type=int, default=0, help="number of simulated data sets")
     parser.add_argument("--samplers", action="store_true", help="pymc vs nutpie vs numpyro")
+    parser.add_argument("--models", default="seed,p20,naive",
+                        help="with --samplers: comma-separated subset of seed,p20,naive")
+    parser.add_argument("--draws", type=int, default=1000, help="with --samplers")
+    parser.add_argument("--tune", type=int, default=1000, help="with --samplers")
     args = parser.parse_args()
     if args.samplers:
-        print(samplers().to_string(index=False))
+        table = samplers(tuple(args.models.split(",")), args.draws, args.tune)
+        with pd.option_context("display.width", 250, "display.max_columns", 30):
+            print(table.to_string(index=False))
         return
     print(seed_run().to_string(index=False))
     if args.coverage:

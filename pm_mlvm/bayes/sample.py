@@ -20,6 +20,7 @@ of every cell, for ``az.plot_loo_pit(idata, y="y", log_weights=...)``.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import numbers
@@ -195,6 +196,11 @@ def sample_mlvm(mlvm, draws=1000, tune=1000, chains=4, priors=None, random_seed=
     idata_kwargs = dict(pm_kwargs.pop("idata_kwargs", {}) or {})
     idata_kwargs.setdefault("log_likelihood", True)
     external = pm_kwargs.get("nuts_sampler", "pymc") != "pymc"
+    if (pm_kwargs.get("nuts_sampler") == "blackjax"
+            and importlib.util.find_spec("fastprogress") is None):
+        # blackjax draws its progress bar with fastprogress (not a PyMC dependency any more)
+        # and fails inside the JAX callback without it: no bar unless asked for
+        pm_kwargs.setdefault("progressbar", False)
     with model:
         idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=random_seed,
                           **({} if external else {"idata_kwargs": idata_kwargs}), **pm_kwargs)

@@ -6,9 +6,10 @@ Importing this module registers, for every Op of :mod:`pm_mlvm.graph.ops`:
   kernels of :mod:`pm_mlvm.likelihood.numba_kernels`, so ``mode="NUMBA"`` and nutpie run
   without object mode. The key is the Op class, its ``route`` prop and
   :data:`NUMBA_KERNEL_VERSION` — bump it whenever a Numba kernel changes, since PyTensor's
-  disk cache does not see the kernels' source. :class:`~pm_mlvm.graph.ops.TwoLevelLogLikHVP`
-  has no Numba kernel (third-order use only: ``compile_d2logp(mode="NUMBA")``) and falls back
-  to object mode.
+  disk cache does not see the kernels' source. Second derivatives are native too
+  (:class:`~pm_mlvm.graph.ops.TwoLevelLogLikHVP`,
+  :class:`~pm_mlvm.graph.ops.TwoLevelGradPerCluster`): ``pytensor.gradient.hessian`` and
+  ``compile_d2logp(mode="NUMBA")`` need no object mode.
 * ``jax_funcify`` (only when ``jax`` imports; it is the optional ``[backends]`` extra): the
   pure ``jax.numpy`` functions of :mod:`pm_mlvm.likelihood.jax_kernels`, differentiable by
   JAX, so ``mode="JAX"``, numpyro and blackjax work.
@@ -184,6 +185,17 @@ def _numba_grad_per_cluster(op, node=None, **kwargs):
         return kernel(mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7)
 
     return per_cluster, NUMBA_KERNEL_VERSION
+
+
+@register_funcify_default_op_cache_key(TwoLevelLogLikHVP)
+def _numba_hvp(op, node=None, **kwargs):
+    kernel = nk.complete_hvp if op.route == "sizes" else nk.rows_hvp
+
+    @numba_njit
+    def hvp(w, mu, sw, sb, v_mu, v_w, v_b, d0, d1, d2, d3, d4, d5, d6, d7):
+        return kernel(w, mu, sw, sb, v_mu, v_w, v_b, d0, d1, d2, d3, d4, d5, d6, d7)
+
+    return hvp, NUMBA_KERNEL_VERSION
 
 
 # ----------------------------------------------------------------------------- JAX

@@ -282,13 +282,7 @@ class TwoLevelClusterLogLik(_TwoLevelOp):
 
     def perform(self, node, inputs, output_storage):
         mu, sw, sb, *data = inputs
-        route = self._route
-        per_cluster = route.per_cluster(mu, sw, sb, *data)
-        if np.all(np.isfinite(per_cluster)):
-            ones = np.ones(len(per_cluster))
-            dmu, dw, db = route.weighted_grad(ones, mu, sw, sb, *data)
-        else:
-            dmu, dw, db = np.zeros_like(mu), np.zeros_like(sw), np.zeros_like(sb)
+        per_cluster, dmu, dw, db = self._route.value_grad(mu, sw, sb, *data)
         output_storage[0][0] = np.asarray(per_cluster, dtype=np.float64)
         output_storage[1][0] = np.asarray(dmu, dtype=np.float64)
         output_storage[2][0] = np.asarray(dw, dtype=np.float64)

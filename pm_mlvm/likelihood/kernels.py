@@ -47,9 +47,11 @@ __all__ = [
     "LOG_2PI",
     "complete_loglik_total",
     "complete_loglik_per_cluster",
+    "complete_value_grad",
     "complete_grad_weighted",
     "missing_loglik_per_cluster",
     "missing_grad_weighted",
+    "missing_value_grad",
 ]
 
 
@@ -120,11 +122,19 @@ def complete_loglik_total(
     logl, dmu, dsigma_within, dsigma_between
     """
     sizes = np.asarray(sizes, dtype=float)
-    counts = np.asarray(size_counts, dtype=float)
     p = len(mu)
     fac = _complete_factors(sizes, sigma_within, sigma_between, n_within > 0)
     if fac is None:
         return -np.inf, np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
+    return _complete_total_from_factors(fac, mu, sizes, size_counts, mean_by_size, cov_by_size,
+                                        scatter_within, n_within)
+
+
+def _complete_total_from_factors(fac, mu, sizes, size_counts, mean_by_size, cov_by_size,
+                                 scatter_within, n_within):
+    """The total and its gradient given the factorisations of :func:`_complete_factors`."""
+    counts = np.asarray(size_counts, dtype=float)
+    p = len(mu)
     _, _, (inv_n, logdet_n), (inv_w, logdet_w) = fac
     n_obs = float(sizes @ counts)
     d = mean_by_size - mu[None, :]
@@ -149,18 +159,66 @@ def complete_loglik_per_cluster(
 ):
     """Per-cluster log-likelihood contributions l_j (sum = total); ``mu`` (p,) or (J, p)."""
     sizes = np.asarray(sizes, dtype=float)
-    n_clusters, p = cluster_means.shape
+    n_clusters = cluster_means.shape[0]
     mu = _cluster_mean(mu, n_clusters)
     n_j = sizes[size_index]
     fac = _complete_factors(sizes, sigma_within, sigma_between, bool(np.any(n_j > 1)))
     if fac is None:
         return np.full(n_clusters, -np.inf)
+    return _complete_per_cluster_from_factors(fac, mu, sizes, size_index, cluster_means,
+                                              cluster_scatter)
+
+
+def _complete_per_cluster_from_factors(fac, mu, sizes, size_index, cluster_means,
+                                       cluster_scatter):
+    """Per-cluster contributions given the factorisations of :func:`_complete_factors`."""
+    p = cluster_means.shape[1]
+    n_j = sizes[size_index]
     _, _, (inv_n, logdet_n), (inv_w, logdet_w) = fac
     d = cluster_means - mu
     inv_j = inv_n[size_index]
     quad = np.einsum("ja,jab,jb->j", d, inv_j, d)
     within = (n_j - 1.0) * logdet_w + np.einsum("ab,jab->j", inv_w, cluster_scatter)
     return -0.5 * (n_j * p * LOG_2PI + within + logdet_n[size_index] + n_j * quad)
+
+
+def complete_value_grad(
+    mu, sigma_within, sigma_between, sizes, size_counts, size_index, mean_by_size, cov_by_size,
+    scatter_within, cluster_means, cluster_scatter,
+):
+    """Per-cluster contributions l_j and the gradient of Σ_j l_j from one factorisation pass.
+
+    Equals :func:`complete_loglik_per_cluster` followed by :func:`complete_grad_weighted` with
+    unit weights, but factorises Sigma_W + n Sigma_B (and Sigma_W) once instead of twice.
+    Returns ``(per_cluster, dmu, dsigma_within, dsigma_between)``; the gradient is zero when
+    some contribution is not finite.
+    """
+    n_clusters = len(size_index)
+    mu = _cluster_mean(mu, n_clusters)
+    if mu.ndim == 2:  # a cluster-varying mean: per-cluster moments, not per-size statistics
+        per_cluster = complete_loglik_per_cluster(mu, sigma_within, sigma_between, sizes,
+                                                  size_index, cluster_means, cluster_scatter)
+        if not np.all(np.isfinite(per_cluster)):
+            p = mu.shape[1]
+            return per_cluster, np.zeros_like(mu), np.zeros((p, p)), np.zeros((p, p))
+        return (per_cluster, *complete_grad_weighted(
+            np.ones(n_clusters), mu, sigma_within, sigma_between, sizes, size_counts,
+            size_index, mean_by_size, cov_by_size, scatter_within, cluster_means,
+            cluster_scatter))
+    sizes = np.asarray(sizes, dtype=float)
+    counts = np.asarray(size_counts, dtype=float)
+    p = len(mu)
+    n_within = float(np.sum((sizes - 1.0) * counts))
+    fac = _complete_factors(sizes, sigma_within, sigma_between, n_within > 0)
+    if fac is None:
+        return np.full(n_clusters, -np.inf), np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
+    per_cluster = _complete_per_cluster_from_factors(fac, mu, sizes, size_index, cluster_means,
+                                                     cluster_scatter)
+    if not np.all(np.isfinite(per_cluster)):
+        return per_cluster, np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
+    _, dmu, dw, db = _complete_total_from_factors(fac, mu, sizes, counts, mean_by_size,
+                                                  cov_by_size, scatter_within, n_within)
+    return per_cluster, dmu, dw, db
 
 
 def complete_grad_weighted(
@@ -266,6 +324,10 @@ def missing_loglik_per_cluster(mu, sigma_within, sigma_between, y, row_pattern, 
     n_clusters = len(cluster_start)
     if core is None:
         return np.full(n_clusters, -np.inf)
+    return _missing_per_cluster_from_core(core, patterns, row_pattern, cluster_start)
+
+
+def _missing_per_cluster_from_core(core, patterns, row_pattern, cluster_start):
     cells_row = patterns[row_pattern].sum(axis=1)
     row_terms = (
         cells_row * LOG_2PI
@@ -287,6 +349,15 @@ def missing_grad_weighted(weights, mu, sigma_within, sigma_between, y, row_patte
                          cluster_start, pair_cluster, pair_pattern, pair_count)
     if core is None:
         return np.zeros_like(mu), np.zeros((p, p)), np.zeros((p, p))
+    return _missing_grad_from_core(core, weights, p, mu.ndim == 2, row_pattern, patterns,
+                                   row_cluster, cluster_start, pair_cluster, pair_pattern,
+                                   pair_count)
+
+
+def _missing_grad_from_core(core, weights, p, cluster_mean, row_pattern, patterns, row_cluster,
+                            cluster_start, pair_cluster, pair_pattern, pair_count):
+    """Gradient of Σ_j g_j l_j given the forward pass of :func:`_missing_core`
+    (``cluster_mean``: the gradient of a (J, p) mean, one row per cluster)."""
     g = np.asarray(weights, dtype=float)
     q_pat, pmat, u, a = core["q_pat"], core["pmat"], core["u"], core["a"]
     n_pat = len(patterns)
@@ -297,7 +368,7 @@ def missing_grad_weighted(weights, mu, sigma_within, sigma_between, y, row_patte
         pv[rows] = core["q_resid"][rows] - u[row_cluster[rows]] @ q_pat[k]
     g_row = g[row_cluster]
     w = np.add.reduceat(pv, cluster_start, axis=0)  # b_j - A_j u_j = dl_j/dmu_j
-    dmu = g[:, None] * w if mu.ndim == 2 else g_row @ pv  # dl/dmu = Σ g_j Σ_i pv_i
+    dmu = g[:, None] * w if cluster_mean else g_row @ pv  # dl/dmu = Σ g_j Σ_i pv_i
     # d(-2l)/dSigma_B = Σ_j g_j [A_j - A_j P_j A_j - w_j w_j']
     apa = a @ pmat @ a
     g_b = np.einsum("j,jab->ab", g, a - apa) - (w * g[:, None]).T @ w
@@ -312,3 +383,28 @@ def missing_grad_weighted(weights, mu, sigma_within, sigma_between, y, row_patte
     )
     g_w -= (pv * g_row[:, None]).T @ pv
     return dmu, -0.5 * _sym(g_w), -0.5 * _sym(g_b)
+
+
+def missing_value_grad(mu, sigma_within, sigma_between, y, row_pattern, patterns, row_cluster,
+                       cluster_start, pair_cluster, pair_pattern, pair_count):
+    """Per-cluster contributions and the gradient of their sum from one forward pass.
+
+    Equals :func:`missing_loglik_per_cluster` followed by :func:`missing_grad_weighted` with
+    unit weights, sharing one :func:`_missing_core` (the per-pattern Cholesky factors and the
+    per-cluster solves). The gradient is zero when some contribution is not finite.
+    """
+    p = y.shape[1]
+    n_clusters = len(cluster_start)
+    mu = _cluster_mean(mu, n_clusters)
+    zeros = (np.zeros_like(mu), np.zeros((p, p)), np.zeros((p, p)))
+    core = _missing_core(mu, sigma_within, sigma_between, y, row_pattern, patterns, row_cluster,
+                         cluster_start, pair_cluster, pair_pattern, pair_count)
+    if core is None:
+        return (np.full(n_clusters, -np.inf), *zeros)
+    per_cluster = _missing_per_cluster_from_core(core, patterns, row_pattern, cluster_start)
+    if not np.all(np.isfinite(per_cluster)):
+        return (per_cluster, *zeros)
+    grad = _missing_grad_from_core(core, np.ones(n_clusters), p, mu.ndim == 2, row_pattern,
+                                   patterns, row_cluster, cluster_start, pair_cluster,
+                                   pair_pattern, pair_count)
+    return (per_cluster, *grad)

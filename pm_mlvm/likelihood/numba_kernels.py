@@ -26,6 +26,8 @@ __all__ = [
     "complete_grad_per_cluster",
     "rows_value_grad",
     "rows_grad_per_cluster",
+    "complete_hvp",
+    "rows_hvp",
 ]
 
 _JIT = dict(cache=True, nogil=True)
@@ -374,3 +376,155 @@ def rows_grad_per_cluster(mu, sigma_within, sigma_between, y, row_pattern, patte
         g_b[j] = -0.5 * _sym(a[j] - a[j] @ pmat[j] @ a[j] - np.outer(g_mu[j], g_mu[j]))
         g_w[j] = -0.5 * _sym(g_w[j])
     return g_mu, g_w, g_b
+
+
+# ------------------------------------------------------- Hessian-vector products
+# Directional derivative of the gradient of Σ_j g_j l_j along one direction (v_mu, V_W, V_B),
+# in the gradient convention: the same closed forms as pm_mlvm.likelihood.hessian (there
+# batched over directions), here for a single direction and written as loops over clusters.
+@nb.njit(**_JIT)
+def complete_hvp(weights, mu, sigma_within, sigma_between, v_mu, v_within, v_between, sizes,
+                 size_counts, size_index, mean_by_size, cov_by_size, scatter_within,
+                 cluster_means, cluster_scatter):
+    """HVP of Σ_j g_j l_j (per-size statistics when the weights are equal): h_mu, H_W, H_B."""
+    p = mu.shape[0]
+    n_clusters = size_index.shape[0]
+    zeros = (np.zeros(p), np.zeros((p, p)), np.zeros((p, p)))
+    sw, sb, n, inv_n, logdet_n, inv_w, logdet_w, ok = _complete_setup(
+        mu, sigma_within, sigma_between, sizes, size_index)
+    if not ok:
+        return zeros
+    v_w = _sym(np.ascontiguousarray(v_within))
+    v_b = _sym(np.ascontiguousarray(v_between))
+    k_sizes = n.shape[0]
+    uniform = n_clusters > 0
+    for j in range(n_clusters):
+        if weights[j] != weights[0]:
+            uniform = False
+    c = np.zeros(k_sizes)
+    dm = np.zeros((k_sizes, p))
+    tm = np.zeros((k_sizes, p, p))
+    s_w = np.zeros((p, p))
+    n_w = 0.0
+    if uniform:
+        scale = weights[0]
+        for k in range(k_sizes):
+            c[k] = scale * size_counts[k]
+            d = mean_by_size[k] - mu
+            dm[k] = c[k] * d
+            tm[k] = c[k] * (cov_by_size[k] + np.outer(d, d))
+            n_w += scale * (n[k] - 1.0) * size_counts[k]
+        s_w = scale * np.ascontiguousarray(scatter_within)
+    else:
+        for j in range(n_clusters):
+            k = size_index[j]
+            g = weights[j]
+            d = cluster_means[j] - mu
+            c[k] += g
+            dm[k] += g * d
+            tm[k] += g * np.outer(d, d)
+            n_w += g * (n[k] - 1.0)
+            s_w += g * cluster_scatter[j]
+    df_mu = np.zeros(p)
+    df_w = np.zeros((p, p))
+    df_b = np.zeros((p, p))
+    for k in range(k_sizes):
+        s = n[k]
+        e = v_w + s * v_b
+        y = inv_n[k] @ e
+        x = y @ inv_n[k]
+        r = inv_n[k] @ tm[k] @ inv_n[k]
+        z = inv_n[k] @ dm[k]
+        pv = inv_n[k] @ v_mu
+        df_mu += 2.0 * s * (x @ dm[k] + c[k] * pv)
+        yr = y @ r
+        outer = np.outer(pv, z)
+        dk = -c[k] * x + s * (yr + yr.T) + s * (outer + outer.T)
+        df_w += dk
+        df_b += s * dk
+    if n_w > 0:
+        r_w = inv_w @ s_w @ inv_w
+        yw = inv_w @ v_w
+        ywr = yw @ r_w
+        df_w += -n_w * (yw @ inv_w) + ywr + ywr.T
+    return -0.5 * df_mu, -0.5 * _sym(df_w), -0.5 * _sym(df_b)
+
+
+@nb.njit(**_JIT)
+def rows_hvp(weights, mu, sigma_within, sigma_between, v_mu, v_within, v_between, y,
+             row_pattern, patterns, row_cluster, cluster_start, pair_cluster, pair_pattern,
+             pair_count):
+    """HVP of Σ_j g_j l_j for data with missing cells: h_mu, H_W, H_B."""
+    p = mu.shape[0]
+    n_rows = y.shape[0]
+    n_pat = patterns.shape[0]
+    n_clusters = cluster_start.shape[0]
+    n_pairs = pair_cluster.shape[0]
+    zeros = (np.zeros(p), np.zeros((p, p)), np.zeros((p, p)))
+    q_pat, logdet_pat, resid, q_resid, b, a, logdet_m, pmat, u, ok = _rows_core(
+        mu, sigma_within, sigma_between, y, row_pattern, patterns, row_cluster, cluster_start,
+        pair_cluster, pair_pattern, pair_count)
+    if not ok:
+        return zeros
+    sb = _sym(np.ascontiguousarray(sigma_between))
+    v_w = _sym(np.ascontiguousarray(v_within))
+    v_b = _sym(np.ascontiguousarray(v_between))
+    g = weights
+    eye = np.eye(p)
+    # per row: pv_i = Q_i (r_i - u_j); per cluster: w_j = Σ_i pv_i
+    pv = np.empty((n_rows, p))
+    w = np.zeros((n_clusters, p))
+    for i in range(n_rows):
+        j = row_cluster[i]
+        pv[i] = q_resid[i] - q_pat[row_pattern[i]] @ u[j]
+        w[j] += pv[i]
+    # per pattern: Q_k V_W Q_k; pooled P̄_k, its count and Γ_j = Σ count Q_k V_W Q_k
+    qwq = np.empty((n_pat, p, p))
+    for k in range(n_pat):
+        qwq[k] = q_pat[k] @ v_w @ q_pat[k]
+    gamma = np.zeros((n_clusters, p, p))
+    count_pat = np.zeros(n_pat)
+    p_bar = np.zeros((n_pat, p, p))
+    for t in range(n_pairs):
+        j = pair_cluster[t]
+        k = pair_pattern[t]
+        gamma[j] += pair_count[t] * qwq[k]
+        gc = g[j] * pair_count[t]
+        count_pat[k] += gc
+        p_bar[k] += gc * pmat[j]
+    # db_j = -Σ_i Q_i V_W Q_i r_i - A_j v
+    db = np.zeros((n_clusters, p))
+    for i in range(n_rows):
+        db[row_cluster[i]] -= q_pat[row_pattern[i]] @ (v_w @ q_resid[i])
+    dp = np.empty((n_clusters, p, p))
+    du = np.empty((n_clusters, p))
+    df_b = np.zeros((p, p))
+    for j in range(n_clusters):
+        db[j] -= a[j] @ v_mu
+        m_inv = np.linalg.inv(eye + sb @ a[j])
+        # dP_j = N_j V_B N_j' + P_j Γ_j P_j with N_j = M_j^-1
+        dp[j] = m_inv @ v_b @ np.ascontiguousarray(m_inv.T) + pmat[j] @ gamma[j] @ pmat[j]
+        du[j] = dp[j] @ b[j] + pmat[j] @ db[j]
+        df_b += g[j] * (gamma[j] @ pmat[j] @ a[j] - 0.5 * gamma[j]
+                        - 0.5 * (a[j] @ dp[j] @ a[j]))
+    # dpv_i = -Q_i (V_W pv_i + v + du_j); dw_j = Σ_i dpv_i
+    dw = np.zeros((n_clusters, p))
+    df_w = np.zeros((p, p))
+    for i in range(n_rows):
+        j = row_cluster[i]
+        dpv = -(q_pat[row_pattern[i]] @ (v_w @ pv[i] + v_mu + du[j]))
+        dw[j] += dpv
+        df_w -= g[j] * np.outer(dpv, pv[i])
+    df_mu = np.zeros(p)
+    for j in range(n_clusters):
+        df_mu -= 2.0 * g[j] * dw[j]
+        df_b -= g[j] * np.outer(dw[j], w[j])
+    dp_bar = np.zeros((n_pat, p, p))
+    for t in range(n_pairs):
+        dp_bar[pair_pattern[t]] += g[pair_cluster[t]] * pair_count[t] * dp[pair_cluster[t]]
+    for k in range(n_pat):
+        df_w += (qwq[k] @ p_bar[k] @ q_pat[k] - 0.5 * count_pat[k] * qwq[k]
+                 - 0.5 * (q_pat[k] @ dp_bar[k] @ q_pat[k]))
+    df_w = df_w + df_w.T
+    df_b = df_b + df_b.T
+    return -0.5 * df_mu, -0.5 * _sym(df_w), -0.5 * _sym(df_b)

@@ -26,14 +26,19 @@ from pm_mlvm.stats.twolevel import TwoLevelStats
 __all__ = ["ROUTES", "Route", "data_arrays", "route_of"]
 
 
+def _summed(per_cluster, dmu, dw, db):
+    """(Σ_j l_j, its gradient) from a one-pass kernel (whose gradient is zero when some
+    contribution is not finite)."""
+    total = float(per_cluster.sum())
+    return (total if np.isfinite(total) else -np.inf), dmu, dw, db
+
+
 def _sizes_total(mu, sw, sb, sizes, size_counts, size_index, mean_by_size, cov_by_size,
-                    scatter_within, cluster_means, cluster_scatter):
+                 scatter_within, cluster_means, cluster_scatter):
     if np.ndim(mu) == 2:  # cluster-varying mean: the per-size statistics do not apply
-        return _total_of_clusters(
-            kernels.complete_loglik_per_cluster, kernels.complete_grad_weighted, mu, sw, sb,
-            (sizes, size_index, cluster_means, cluster_scatter),
-            (sizes, size_counts, size_index, mean_by_size, cov_by_size, scatter_within,
-             cluster_means, cluster_scatter))
+        return _summed(*kernels.complete_value_grad(
+            mu, sw, sb, sizes, size_counts, size_index, mean_by_size, cov_by_size,
+            scatter_within, cluster_means, cluster_scatter))
     n_within = float(np.sum((sizes - 1) * size_counts))
     return kernels.complete_loglik_total(mu, sw, sb, sizes, size_counts, mean_by_size,
                                          cov_by_size, scatter_within, n_within)
@@ -45,20 +50,8 @@ def _sizes_per_cluster(mu, sw, sb, sizes, size_counts, size_index, mean_by_size,
                                                cluster_scatter)
 
 
-def _total_of_clusters(per_cluster_kernel, grad_kernel, mu, sw, sb, value_data, grad_data):
-    """(sum of the per-cluster terms, its gradient); -inf and zeros when not finite."""
-    per_cluster = per_cluster_kernel(mu, sw, sb, *value_data)
-    total = float(per_cluster.sum())
-    if not np.isfinite(total):
-        return -np.inf, np.zeros_like(np.asarray(mu, float)), np.zeros_like(sw), \
-            np.zeros_like(sw)
-    ones = np.ones(len(per_cluster))
-    return (total, *grad_kernel(ones, mu, sw, sb, *grad_data))
-
-
 def _rows_total(mu, sw, sb, *data):
-    return _total_of_clusters(kernels.missing_loglik_per_cluster, kernels.missing_grad_weighted,
-                              mu, sw, sb, data, data)
+    return _summed(*kernels.missing_value_grad(mu, sw, sb, *data))
 
 
 @dataclass(frozen=True)
@@ -73,6 +66,9 @@ class Route:
     total: Callable
     per_cluster: Callable
     weighted_grad: Callable
+    #: (mu, Sigma_W, Sigma_B, *data) -> (per-cluster (J,), dmu, dSigma_W, dSigma_B): the
+    #: per-cluster values and the gradient of their sum from one factorisation pass
+    value_grad: Callable
 
 
 ROUTES = {
@@ -86,6 +82,7 @@ ROUTES = {
         total=_sizes_total,
         per_cluster=_sizes_per_cluster,
         weighted_grad=kernels.complete_grad_weighted,
+        value_grad=kernels.complete_value_grad,
     ),
     "rows": Route(
         name="rows",
@@ -98,6 +95,7 @@ ROUTES = {
         total=_rows_total,
         per_cluster=kernels.missing_loglik_per_cluster,
         weighted_grad=kernels.missing_grad_weighted,
+        value_grad=kernels.missing_value_grad,
     ),
 }
 

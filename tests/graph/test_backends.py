@@ -1,15 +1,18 @@
 """Under mode="NUMBA" and mode="JAX" a TwoLevelNormal model's logp and gradient equal the C
-backend's, without object mode, for both routes (missing cells included)."""
+backend's, without object mode, for both routes (missing cells included); under "NUMBA" its
+Hessian too."""
 
 import warnings
 
 import numpy as np
 import pymc as pm
+import pytensor
+import pytensor.gradient
 import pytensor.tensor as pt
 import pytest
 
 import pm_mlvm as pmv
-from pm_mlvm.graph import backends
+from pm_mlvm.graph import backends, ops
 from tests.oracles import random_twolevel
 
 MODES = ["NUMBA", pytest.param("JAX", marks=pytest.mark.skipif(
@@ -48,3 +51,56 @@ def test_logp_and_gradient_equal_the_c_backend_without_object_mode(rng, mode, mi
             assert logp_n == pytest.approx(logp_c, rel=1e-10)
             np.testing.assert_allclose(grad_n, grad_c, rtol=1e-10,
                                        atol=1e-10 * np.abs(grad_c).max())
+
+
+# slow: a cold Numba compile of a whole model's d2logp graph took 340-430 s on a loaded
+# 2-core machine (the weighted test below covers the same Ops in the default run)
+@pytest.mark.slow
+@pytest.mark.parametrize("missing", [0.0, 0.15], ids=["complete", "rows"])
+def test_hessian_of_the_model_logp_under_numba_equals_the_c_backend_without_object_mode(
+        rng, missing):
+    y, cl, *_ = random_twolevel(rng, 3, [2, 5, 1, 3, 4, 4, 2], missing)
+    stats = pmv.TwoLevelStats.from_arrays(y, cl)
+    model = _model(stats, 3)
+    logp = model.logp()
+    vectors = [v for v in model.value_vars if v.ndim == 1]  # hessian() takes vectors
+    outputs = [model.d2logp(), *pytensor.gradient.hessian(logp, vectors)]
+    reference = model.compile_fn(outputs, inputs=model.value_vars, point_fn=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*object mode.*")
+        native = model.compile_fn(outputs, inputs=model.value_vars, point_fn=False,
+                                  mode="NUMBA")
+        point = model.initial_point()
+        for _ in range(2):
+            x = [point[v.name] + 0.2 * rng.normal(size=np.shape(point[v.name]))
+                 for v in model.value_vars]
+            for h_n, h_c in zip(native(*x), reference(*x)):
+                assert np.all(np.isfinite(h_c)) and np.abs(h_c).max() > 0
+                np.testing.assert_allclose(h_n, h_c, rtol=1e-10,
+                                           atol=1e-10 * np.abs(h_c).max())
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.15], ids=["complete", "rows"])
+def test_weighted_hessian_and_weight_jacobian_under_numba_equal_the_c_backend(rng, missing):
+    """Non-uniform per-cluster weights: the weighted-gradient Op's derivatives (the HVP Op
+    and the per-cluster gradients) run natively too."""
+    p = 3
+    y, cl, mu0, sw0, sb0 = random_twolevel(rng, p, [2, 5, 1, 3, 4, 4, 2], missing)
+    stats = pmv.TwoLevelStats.from_arrays(y, cl)
+    theta = pt.dvector("theta")
+    weights = pt.dvector("weights")
+    a_w = theta[p:p + p * p].reshape((p, p))
+    a_b = theta[p + p * p:].reshape((p, p))
+    f = pt.sum(weights * ops.loglik_per_cluster(
+        stats, theta[:p], a_w @ a_w.T + 0.5 * pt.eye(p), a_b @ a_b.T + 0.1 * pt.eye(p)))
+    grad = pytensor.grad(f, theta)
+    outputs = [pytensor.gradient.hessian(f, theta), pytensor.gradient.jacobian(grad, weights)]
+    reference = pytensor.function([theta, weights], outputs)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*object mode.*")
+        native = pytensor.function([theta, weights], outputs, mode="NUMBA")
+    x = np.concatenate([mu0, np.linalg.cholesky(sw0).ravel(), np.linalg.cholesky(sb0).ravel()])
+    g = rng.uniform(0.5, 1.5, size=stats.n_clusters)
+    for h_n, h_c in zip(native(x, g), reference(x, g)):
+        assert np.abs(h_c).max() > 0
+        np.testing.assert_allclose(h_n, h_c, rtol=1e-10, atol=1e-10 * np.abs(h_c).max())
