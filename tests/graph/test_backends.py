@@ -80,7 +80,10 @@ def test_hessian_of_the_model_logp_under_numba_equals_the_c_backend_without_obje
                                            atol=1e-10 * np.abs(h_c).max())
 
 
-@pytest.mark.parametrize("missing", [0.0, 0.15], ids=["complete", "rows"])
+# the rows route's Numba compile of the whole Hessian graph takes ~2 min cold: slow; its HVP
+# kernel is checked against NumPy in the default run (tests/likelihood/test_numba_hvp.py)
+@pytest.mark.parametrize("missing", [0.0, pytest.param(0.15, marks=pytest.mark.slow)],
+                         ids=["complete", "rows"])
 def test_weighted_hessian_and_weight_jacobian_under_numba_equal_the_c_backend(rng, missing):
     """Non-uniform per-cluster weights: the weighted-gradient Op's derivatives (the HVP Op
     and the per-cluster gradients) run natively too."""
