@@ -155,7 +155,7 @@ def test_bad_model_arguments_are_named(seed_data):
         pmv.ml_lvm(seed_data, TWO, clusters="cluster").fit(information="hessian")
     with pytest.raises(pmv.MLVMInputError, match="ml_lnm\\(\\) sets \\['within_latent'\\]"):
         pmv.ml_lnm(seed_data, TWO, clusters="cluster", within_latent="cov")
-    with pytest.raises(NotImplementedError, match="roadmap"):
+    with pytest.raises(pmv.MLVMInputError, match="groups='g' is not a column"):
         pmv.ml_lvm(seed_data, TWO, clusters="cluster", groups="g")
     with pytest.raises(ValueError, match="start must hold 28 finite values"):
         pmv.ml_lvm(seed_data, TWO, clusters="cluster").fit(start=np.zeros(3))
