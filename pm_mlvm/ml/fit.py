@@ -39,7 +39,7 @@ from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.spec.start import emergency_start, level_targets, start_values
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
-__all__ = ["Fitter", "fit_ml", "data_start", "INFORMATION", "TOLERANCE"]
+__all__ = ["Fitter", "fit_ml", "data_start", "warn_status", "INFORMATION", "TOLERANCE"]
 
 INFORMATION = ("expected", "observed")
 #: convergence threshold on the Newton decrement (log-likelihood units)
@@ -253,14 +253,20 @@ def derived_matrices_at(result: MLResult) -> dict:
     return result.spec.derived_matrices(result.theta)
 
 
-def _warn(result: MLResult) -> None:
+def warn_status(result) -> None:
+    """Warn when a fit (one group or several) did not converge or its information matrix is
+    not positive definite."""
     if not result.converged:
         warnings.warn(f"the ML optimiser did not converge ({result.message}; Newton decrement "
                       f"{result.decrement:.2e}); estimates and SEs are unreliable", MLVMWarning,
-                      stacklevel=4)
+                      stacklevel=5)
     if not result.information_ok:
         warnings.warn("the information matrix is not positive definite: the model may not be "
-                      "identified; standard errors are unreliable", MLVMWarning, stacklevel=4)
+                      "identified; standard errors are unreliable", MLVMWarning, stacklevel=5)
+
+
+def _warn(result: MLResult) -> None:
+    warn_status(result)
     if not result.on_bound.any():  # the common case: no table to build
         return
     on_bound = result.heywood

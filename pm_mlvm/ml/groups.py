@@ -22,8 +22,8 @@ from pm_mlvm.likelihood.groups import GroupObjective
 from pm_mlvm.likelihood.information import invert_information
 from pm_mlvm.likelihood.optimize import maximize
 from pm_mlvm.likelihood.reference_models import reference_models
-from pm_mlvm.ml.fit import INFORMATION, TOLERANCE, Fitter, data_start
-from pm_mlvm.ml.search import ADJUST, CRITERIA, adjust_pvalues, check_alpha
+from pm_mlvm.ml.fit import INFORMATION, TOLERANCE, Fitter, data_start, warn_status
+from pm_mlvm.ml.search import ADJUST, CRITERIA, adjust_pvalues, check_alpha, score_statistics
 from pm_mlvm.ml.fitmeasures import fit_measures, srmr
 from pm_mlvm.ml import robust
 from pm_mlvm.ml.group_result import GroupResult
@@ -310,19 +310,8 @@ class GroupFitter:
         transform[new, k + np.arange(len(new))] = 1.0
         info = transform.T @ objective.information(theta, result.information) @ transform
         score = transform.T @ grad
-        keep = np.flatnonzero(~result.on_bound)
-        i_cc = info[np.ix_(keep, keep)]
-        extra = k + np.arange(len(new))
-        i_nc = info[np.ix_(extra, keep)]
-        try:
-            solved = np.linalg.solve(i_cc, i_nc.T)
-        except np.linalg.LinAlgError:
-            solved = np.linalg.pinv(i_cc) @ i_nc.T
-        v = np.diag(info[np.ix_(extra, extra)]) - np.einsum("ij,ji->i", i_nc, solved)
-        g = score[extra]
-        ok = v > np.sqrt(np.finfo(float).eps) * max(1.0, np.abs(np.diag(info)).max())
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(ok, g**2 / v, np.nan), np.where(ok, g / v, np.nan)
+        return score_statistics(info, score, k + np.arange(len(new)),
+                                np.flatnonzero(~result.on_bound))
 
     def modification_indices(self, result: GroupResult, matrices=None) -> pd.DataFrame:
         gspec = result.spec
@@ -451,13 +440,7 @@ def _mi_rows(label, kind, spec, params, mi, epc):
 
 
 def _warn(result: GroupResult) -> None:
-    if not result.converged:
-        warnings.warn(f"the ML optimiser did not converge ({result.message}; Newton decrement "
-                      f"{result.decrement:.2e}); estimates and SEs are unreliable", MLVMWarning,
-                      stacklevel=4)
-    if not result.information_ok:
-        warnings.warn("the information matrix is not positive definite: the model may not be "
-                      "identified; standard errors are unreliable", MLVMWarning, stacklevel=4)
+    warn_status(result)
     if result.on_bound.any():
         warnings.warn(f"{int(result.on_bound.sum())} estimates on a bound (Heywood case); "
                       "their standard errors are not valid", MLVMWarning, stacklevel=4)

@@ -30,7 +30,7 @@ from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.spec.params import SearchStep
 
 __all__ = ["network_matrices", "modification_indices", "prune", "stepup", "adjust_pvalues",
-           "embedding_index", "check_alpha", "ADJUST", "CRITERIA"]
+           "embedding_index", "check_alpha", "score_statistics", "ADJUST", "CRITERIA"]
 
 ADJUST = ("none", "bonferroni", "holm", "fdr")
 CRITERIA = ("bic", "bic_n", "aic")
@@ -122,8 +122,14 @@ def _score_tests(fit, cells):
         return np.full(len(cells), np.nan), np.full(len(cells), np.nan)
     info = objective.information(theta, fit.information)
     new = np.array([_host_position(host, *cell) for cell in cells])
-    i_cc = info[np.ix_(index, index)]
-    i_nc = info[np.ix_(new, index)]
+    return score_statistics(info, grad, new, index)
+
+
+def score_statistics(info, grad, new, current):
+    """(MI, EPC) of each parameter in ``new``, each tested alone with the ``current`` ones
+    free: MI = g_n² / V, EPC = g_n / V, V = I_nn − I_nc I_cc⁻¹ I_cn (NaN where V vanishes)."""
+    i_cc = info[np.ix_(current, current)]
+    i_nc = info[np.ix_(new, current)]
     try:
         solved = np.linalg.solve(i_cc, i_nc.T)
     except np.linalg.LinAlgError:
