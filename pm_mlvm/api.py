@@ -307,10 +307,11 @@ def ml_lvm(
 
     Parameters
     ----------
-    data : pandas.DataFrame or TwoLevelStats
+    data : pandas.DataFrame, TwoLevelStats, or dict
         Long data: one row per unit, a cluster column. Never modified. Precomputed
         statistics (e.g. ``TwoLevelStats.from_moments`` for population moments) are accepted
-        too.
+        too, and for several groups a dict ``{label: TwoLevelStats}`` (fits from statistics
+        alone, e.g. each group's computed with Dask; returns a :class:`GroupMLVM`).
     lambda_ : pattern or dict, optional
         p×q 0/1 loading pattern (array or DataFrame, columns = factor names), or
         ``{"F1": ["y1", "y2", "y3"], ...}``. ``None`` gives the observed-variable model
@@ -386,12 +387,19 @@ def ml_lvm(
     >>> model.df
     8
     """
-    if equal is not None and groups is None:
+    by_group = isinstance(data, dict)
+    if by_group:
+        _check_group_statistics(data, groups)
+    if equal is not None and groups is None and not by_group:
         raise MLVMInputError(f"equal={equal!r} needs groups= (constraints across groups)")
     choose_estimator(estimator, False, 10)  # validate the name before touching the data
-    if not isinstance(data, (TwoLevelStats, pd.DataFrame)):
-        raise MLVMInputError(f"data must be a pandas DataFrame (one row per unit) or "
-                             f"TwoLevelStats; got {type(data).__name__}")
+    if not isinstance(data, (TwoLevelStats, pd.DataFrame, dict)):
+        raise MLVMInputError(f"data must be a pandas DataFrame (one row per unit), "
+                             f"TwoLevelStats or a dict group → TwoLevelStats; got "
+                             f"{type(data).__name__}")
+    if by_group:
+        data_stats = dict(data)
+        data = next(iter(data_stats.values()))
     if model is not None:
         columns = (data.var_names if isinstance(data, TwoLevelStats)
                    else [c for c in data.columns if c not in (clusters, groups)])
@@ -405,8 +413,9 @@ def ml_lvm(
         lambda_, vars, beta_within, beta_between, fix = (
             args.pop(k) for k in ("lambda_", "vars", "beta_within", "beta_between", "fix"))
         matrices = args
-    if groups is not None:
-        return _group_model(data, clusters, groups, vars, estimator, equal,
+    if groups is not None or by_group:
+        return _group_model(data_stats if by_group else data, clusters, groups, vars,
+                            estimator, equal,
                             dict(lambda_=lambda_, latents=latents, within_latent=within_latent,
                                  between_latent=between_latent,
                                  within_residual=within_residual,
@@ -441,8 +450,44 @@ def ml_lvm(
                 clusters=clusters if frame is not None else None)
 
 
+def _check_group_statistics(data: dict, groups) -> None:
+    """A dict of per-group statistics: non-empty, TwoLevelStats with the same variables, and
+    no ``groups=`` (the keys are the groups)."""
+    if groups is not None:
+        raise MLVMInputError(f"groups={groups!r} names a column of a DataFrame; with a dict of "
+                             "statistics the keys are the groups: omit groups=")
+    if not data:
+        raise MLVMInputError("data={} holds no group; give {label: TwoLevelStats, ...}")
+    bad = [k for k, v in data.items() if not isinstance(v, TwoLevelStats)]
+    if bad:
+        raise MLVMInputError(f"data is a dict whose values for {bad} are not TwoLevelStats: a "
+                             "dict must map each group label to its statistics; for rows, "
+                             "pass a pandas DataFrame")
+    names = {tuple(v.var_names) for v in data.values()}
+    if len(names) > 1:
+        raise MLVMInputError(f"data: the groups' statistics have different variables "
+                             f"{sorted(names)}; every group needs the same variables")
+
+
 def _group_model(data, clusters, groups, vars, estimator, equal, spec_args) -> GroupMLVM:
-    """The :class:`GroupMLVM` of ``ml_lvm(..., groups=...)``."""
+    """The :class:`GroupMLVM` of ``ml_lvm(..., groups=...)`` or of a dict of statistics."""
+    if isinstance(data, dict):
+        labels = tuple(str(k) for k in data)
+        stats = list(data.values())
+        if estimator == "default":
+            estimator = "FIML" if any(st.route == "rows" for st in stats) else "ML"
+        if estimator == "FIML" and any(st.route != "rows" for st in stats):
+            raise MLVMInputError("estimator='FIML' needs the rows: build every group's "
+                                 "TwoLevelStats with route='rows'")
+        chosen, reason = choose_estimator(estimator, any(st.has_missing for st in stats),
+                                          max(st.max_cluster_size for st in stats))
+        for label, st in zip(labels, stats):
+            try:
+                _check_separable(st)
+            except MLVMInputError as err:
+                raise MLVMInputError(f"group {label!r}: {err}") from None
+        base = build_spec(stats[0].var_names, **spec_args)
+        return GroupMLVM(build_group_spec(base, labels, equal), stats, chosen, reason)
     if not isinstance(data, pd.DataFrame):
         raise MLVMInputError(f"groups={groups!r} needs the rows: data must be a pandas "
                              f"DataFrame; got {type(data).__name__}")

@@ -68,7 +68,8 @@ def test_information_is_checked_against_the_valid_kinds(seed_model):
 
 @pytest.mark.parametrize("data,message", [
     (np.zeros((10, 3)), r"data must be a pandas DataFrame .* got ndarray"),
-    ({"y1": [1.0]}, r"data must be a pandas DataFrame .* got dict"),
+    ({"y1": [1.0]}, r"data is a dict whose values for \['y1'\] are not TwoLevelStats.*pass a "
+                    r"pandas DataFrame"),
 ])
 def test_data_of_the_wrong_type_is_named(data, message):
     with pytest.raises(MLVMInputError, match=message):

@@ -446,3 +446,21 @@ def test_standardized_icc_and_factor_scores_carry_the_group():
     within = fit.factor_scores("within")
     _, data = _reference("groups_equal")
     assert sorted(within.index) == sorted(data.index)
+
+
+def test_groups_from_statistics_alone_equal_groups_from_the_rows():
+    ref, model = _model("groups_equal", "lambda")
+    _, data = _reference("groups_equal")
+    by_stats = {label: pmv.TwoLevelStats.from_dataframe(
+        data[data["g_equal"].astype(str) == label].drop(columns="g_equal"), clusters="cluster")
+        for label in model.labels}
+    from_stats = pmv.ml_lvm(by_stats, lambda_=LAMBDA, equal="lambda")
+    assert from_stats.labels == model.labels
+    a, b = model.fit(), from_stats.fit()
+    assert b.logl == pytest.approx(a.logl, rel=1e-12)
+    np.testing.assert_allclose(b.theta, a.theta, rtol=1e-9)
+    assert b.fit_measures()["chisq"] == pytest.approx(a.fit_measures()["chisq"], rel=1e-9)
+    with pytest.raises(MLVMInputError, match="the keys are the groups"):
+        pmv.ml_lvm(by_stats, lambda_=LAMBDA, groups="g_equal")
+    with pytest.raises(MLVMInputError, match="not TwoLevelStats"):
+        pmv.ml_lvm({"a": data}, lambda_=LAMBDA)
