@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
             fit.add_argument(f"--{level}-{part}", choices=tuple(STRUCTURES), default=None,
                              help=f"structure of the {level}-level {part} covariance "
                              "(default cov; ggm for networks)")
+    fit.add_argument("--groups", metavar="COLUMN", help="group column: one two-level model per "
+                     "group (psychonetrics' groups=)")
+    fit.add_argument("--equal", metavar="MATRIX,...", help="with --groups: matrices equal "
+                     "across groups, e.g. lambda,nu")
     fit.add_argument("--estimator", choices=ESTIMATORS, default="default")
     fit.add_argument("--information", choices=INFORMATION, default="expected",
                      help="standard errors from the expected (default) or observed information")
@@ -109,14 +113,17 @@ def _results(fit) -> dict:
             return bool(x)
         return x
 
+    def table(frame):
+        return {"rows": [str(i) for i in frame.index], "cols": [str(c) for c in frame.columns],
+                "values": [[clean(v) for v in row] for row in frame.to_numpy()]}
+
     params = [{k: clean(v) for k, v in row.items()} for row in
               fit.parameters().to_dict(orient="records")]
     matrices = {}
     for name in fit.matrix_names:
-        frame = fit.matrix(name)
-        matrices[name] = {"rows": [str(i) for i in frame.index],
-                          "cols": [str(c) for c in frame.columns],
-                          "values": [[clean(v) for v in row] for row in frame.to_numpy()]}
+        value = fit.matrix(name)  # a dict over groups for a multi-group fit
+        matrices[name] = ({str(g): table(f) for g, f in value.items()}
+                          if isinstance(value, dict) else table(value))
     return {"fit_measures": {k: clean(v) for k, v in fit.fit_measures().items()},
             "parameters": params, "matrices": matrices,
             "estimator": fit.estimator, "converged": bool(fit.converged)}
@@ -145,7 +152,10 @@ def _plot(fit, path, out):
 def _report(fit, json_path, out):
     out.write(fit.summary() + "\n")
     for name in ("sigma_zeta_within", "sigma_zeta_between"):
-        out.write(f"\n{name}\n{fit.matrix(name).round(3).to_string()}\n")
+        value = fit.matrix(name)
+        for label, frame in (value.items() if isinstance(value, dict) else [(None, value)]):
+            title = name if label is None else f"{name} (group {label})"
+            out.write(f"\n{title}\n{frame.round(3).to_string()}\n")
     if json_path:
         try:
             with open(json_path, "w") as handle:
@@ -173,6 +183,15 @@ def _run(args, out):
             if value is not None:
                 kwargs[f"{level}_{part}"] = value
     variables = [v.strip() for v in args.vars.split(",")] if args.vars else None
+    if args.equal and not args.groups:
+        raise UsageError("--equal needs --groups")
+    if args.groups:
+        if args.plot:
+            raise UsageError("--plot draws one group's model; it is not available with "
+                             "--groups")
+        kwargs["groups"] = args.groups
+        if args.equal:
+            kwargs["equal"] = [m.strip() for m in args.equal.split(",") if m.strip()]
     model = pmv.ml_lvm(data, lambda_=_factors(args.factor), clusters=args.clusters,
                        vars=variables, estimator=args.estimator, **kwargs)
     fit = model.fit(information=args.information)

@@ -154,3 +154,30 @@ def test_an_unwritable_plot_path_is_one_line_on_stderr(tmp_path, capsys):
     status = main(["demo", "--plot", str(tmp_path / "no" / "such" / "dir.png")])
     err = capsys.readouterr().err
     assert status == 2 and "cannot write --plot" in err and len(err.strip().splitlines()) == 1
+
+
+def test_fit_with_groups_and_equal_reports_every_group(seed_csv, tmp_path, capsys):
+    data = pmv.load_seed_example()
+    data["half"] = (data["cluster"] % 2).map({0: "even", 1: "odd"})
+    path = tmp_path / "groups.csv"
+    data.to_csv(path, index=False)
+    out_json = tmp_path / "groups.json"
+    status = main(["fit", str(path), "--clusters", "cluster", "--groups", "half", "--equal",
+                   "lambda", "--factor", "F1=y1,y2,y3", "--factor", "F2=y4,y5,y6",
+                   "--json", str(out_json)])
+    assert status == 0
+    text = capsys.readouterr().out
+    assert "2 groups" in text and "equal across groups: lambda" in text
+    assert "sigma_zeta_between (group odd)" in text and "chi-square" in text
+    result = json.loads(out_json.read_text())
+    direct = pmv.ml_lvm(data, {"F1": ["y1", "y2", "y3"], "F2": ["y4", "y5", "y6"]},
+                        clusters="cluster", groups="half", equal="lambda").fit()
+    assert result["fit_measures"]["chisq"] == pytest.approx(direct.fit_measures()["chisq"],
+                                                            rel=1e-9)
+    assert set(result["matrices"]["lambda"]) == {"even", "odd"}
+    assert {row["group"] for row in result["parameters"]} == {"even", "odd"}
+
+
+def test_equal_without_groups_is_a_usage_error(seed_csv, capsys):
+    assert main(["fit", str(seed_csv), "--clusters", "cluster", "--equal", "lambda"]) == 2
+    assert "--equal needs --groups" in capsys.readouterr().err

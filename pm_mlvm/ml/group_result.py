@@ -213,9 +213,13 @@ class GroupResult:
     # --------------------------------------------------------------- reporting
     def summary(self) -> str:
         status = "converged" if self.converged else "NOT converged"
+        fm = self.fit_measures()
         lines = [f"Multi-group two-level ML fit ({self.estimator}), {self.spec.n_groups} "
                  f"groups, {status}",
                  f"logL = {self.logl:.4f}, npar = {self.npar}, df = {self.spec.df}",
+                 f"chi-square = {fm['chisq']:.3f}, df {int(fm['df'])}, p = {fm['pvalue']:.4f}; "
+                 f"CFI = {fm['cfi']:.3f}, TLI = {fm['tli']:.3f}, RMSEA = {fm['rmsea']:.3f} "
+                 f"(N-based {fm['rmsea_n']:.3f}), SRMR = {fm['srmr']:.3f}",
                  "equal across groups: " + (", ".join(self.spec.equal) or "nothing")]
         for label, member, logl in zip(self.labels, self._members, self.logl_groups):
             lines.append(f"\n--- group {label}: N = {member.stats.n_obs}, "
