@@ -306,6 +306,73 @@ FROM_PSYCHONETRICS = [
 NOTEBOOKS["05_from_psychonetrics.ipynb"] = FROM_PSYCHONETRICS
 
 
+GROUPS = [
+    ("md", "# Several groups: measurement invariance across countries\n\n"
+           "Pupils in schools in two countries answer four items measuring one factor. Is the "
+           "factor measured the same way in both countries? psychonetrics' `groups=` / "
+           "`equal=`: one two-level model per country, some matrices equal across them. The "
+           "data are simulated with one item (y3) that is easier in country B — a "
+           "non-invariant intercept — and a higher latent mean in B."),
+    ("code", SETUP),
+    ("code", "rng = np.random.default_rng(11)\n"
+             "lam = np.array([[1.0], [0.8], [1.2], [0.9]])\n"
+             "frames = []\n"
+             "for g, (country, latent_mean) in enumerate([(\"A\", 0.0), (\"B\", 0.5)]):\n"
+             "    mu = 1.0 + lam[:, 0] * latent_mean\n"
+             "    if country == \"B\":\n"
+             "        mu[2] += 0.8                      # y3: not invariant\n"
+             "    sw = lam @ lam.T + np.diag([0.5, 0.6, 0.4, 0.5])\n"
+             "    sb = 0.4 * lam @ lam.T + np.diag([0.1, 0.15, 0.1, 0.12])\n"
+             "    frame = pmv.simulate_twolevel(60, rng.integers(3, 9, 60), mu, sw, sb, rng=rng)\n"
+             "    frame[\"cluster\"] += 1000 * g\n"
+             "    frame[\"country\"] = country\n"
+             "    frames.append(frame)\n"
+             "data = pd.concat(frames, ignore_index=True)\n"
+             "data.groupby(\"country\").size()"),
+    ("md", "The configural model: the same pattern in both countries, nothing equal. Every "
+           "table carries a `group` column."),
+    ("code", "model = pmv.ml_lvm(data, lambda_={\"F\": [\"y1\", \"y2\", \"y3\", \"y4\"]},\n"
+             "                   clusters=\"cluster\", groups=\"country\")\n"
+             "configural = model.fit()\n"
+             "configural.parameters().query(\"matrix == 'lambda'\")"
+             "[[\"group\", \"row\", \"col\", \"est\", \"se\"]]"),
+    ("md", "`invariance()` fits configural → metric (equal loadings) → scalar (+ equal "
+           "intercepts; the latent mean of B is then free) → strict (+ equal residual "
+           "variances) and compares each step with the one before."),
+    ("code", "steps = model.invariance()\n"
+             "steps.table[[\"npar\", \"df\", \"chisq\", \"cfi\", \"rmsea_n\", \"chisq_diff\", "
+             "\"df_diff\", \"pvalue_diff\", \"delta_cfi\"]].round(3)"),
+    ("md", "Metric invariance holds; scalar invariance is rejected. The score tests of the "
+           "equality constraints (`kind == \"equality\"`) point at the culprit:"),
+    ("code", "mi = steps.fits[\"scalar\"].modification_indices(\"nu\")\n"
+             "mi[mi[\"kind\"] == \"equality\"][[\"group\", \"row\", \"mi\", \"pvalue\", "
+             "\"epc\"]].round(3)"),
+    ("md", "Partial scalar invariance: y3's intercept is freed in country B. It is not "
+           "rejected against the metric model, and the latent means can be compared."),
+    ("code", "partial = steps.fits[\"scalar\"].group_free(\"nu\", \"y3\", group=\"B\")\n"
+             "pmv.compare(steps.fits[\"metric\"], partial, names=[\"metric\", "
+             "\"partial scalar\"])[[\"npar\", \"df\", \"chisq\", \"chisq_diff\", "
+             "\"pvalue_diff\"]].round(3)"),
+    ("code", "partial.parameters().query(\"matrix == 'nu_eta' or (matrix == 'nu' and row == "
+             "'y3')\")[[\"group\", \"matrix\", \"row\", \"est\", \"se\", \"tied\"]].round(3)"),
+    ("md", "Fit measures of the joint model and of each country (χ² against each group's "
+           "own saturated model, SRMR per level):"),
+    ("code", "partial.fit_measures()[[\"chisq\", \"df\", \"pvalue\", \"cfi\", \"tli\", "
+             "\"rmsea_n\", \"srmr\"]].round(3)"),
+    ("code", "partial.group_fit_measures().round(3)"),
+    ("md", "A note for lavaan users: lavaan 0.6.14 maximises Σ_g (N_g/N)·logL_g for "
+           "two-level models with several groups, which is not the likelihood when groups "
+           "of different sizes share parameters (fixed in lavaan 0.6-19). pm_mlvm, like "
+           "psychonetrics, maximises the likelihood Σ_g logL_g; see the user guide's "
+           "\"Several groups\" page."),
+    ("code", "axes = partial.matrix(\"lambda\")\n"
+             "pd.concat(axes, axis=1).plot.bar(title=\"loadings per country (equal by "
+             "constraint)\");"),
+]
+
+NOTEBOOKS["06_groups_invariance.ipynb"] = GROUPS
+
+
 def build(name: str, cells, execute: bool = True, timeout: int = 900):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",

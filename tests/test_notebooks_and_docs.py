@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def test_the_five_tutorial_notebooks_exist_and_are_the_generated_ones():
+def test_the_six_tutorial_notebooks_exist_and_are_the_generated_ones():
     sys.path.insert(0, str(ROOT / "notebooks"))
     try:
         from build_notebooks import NOTEBOOKS as GENERATED
@@ -24,7 +24,8 @@ def test_the_five_tutorial_notebooks_exist_and_are_the_generated_ones():
     assert [p.name for p in NOTEBOOKS] == ["01_quickstart.ipynb", "02_network_models.ipynb",
                                            "03_bayesian_workflow.ipynb",
                                            "04_missing_data.ipynb",
-                                           "05_from_psychonetrics.ipynb"]
+                                           "05_from_psychonetrics.ipynb",
+                                           "06_groups_invariance.ipynb"]
     for path in NOTEBOOKS:  # the committed cells are the generator's cells
         cells = nbformat.read(path, as_version=4).cells
         assert [c.source for c in cells] == [src for _, src in GENERATED[path.name]]

@@ -329,7 +329,7 @@ class GroupFitter:
             params = spec.search_candidates(matrices)
             if params:
                 host_spec = spec.with_params(params, free=True)
-                host = gspec.with_group_spec(g, host_spec)
+                host = gspec.with_group_spec(g, host_spec, identify=False)
                 new = np.array([host.index[g][host_spec.index_of(p)] for p in params])
                 mi, epc = self._score_tests(result, host, new)
                 rows += _mi_rows(label, "free", spec, params, mi, epc)
@@ -337,7 +337,7 @@ class GroupFitter:
             tied = [p for p in spec.param_ids if gspec.is_tied(p, g)
                     and (matrices is None or p.matrix in matrices)]
             if tied:
-                host = gspec.with_released(tied, g)
+                host = gspec.with_released(tied, g, identify=False)
                 new = np.array([host.index[g][spec.index_of(p)] for p in tied])
                 mi, epc = self._score_tests(result, host, new)
                 rows += _mi_rows(label, "equality", spec, tied, mi, epc)

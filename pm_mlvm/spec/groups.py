@@ -155,12 +155,14 @@ class GroupSpec:
         return pd.concat(frames, ignore_index=True)
 
     # --------------------------------------------------------------- editing
-    def with_group_spec(self, group: int, spec: MLVMSpec) -> GroupSpec:
+    def with_group_spec(self, group: int, spec: MLVMSpec, identify: bool = True) -> GroupSpec:
         """A copy with one group's specification replaced (ties on cells that are no longer
-        free in every group are dropped)."""
+        free in every group are dropped). ``identify=False`` keeps every other cell as it is
+        (a score test's host model: the current model plus new parameters, nothing else)."""
         specs = list(self.specs)
         specs[group] = spec
-        return _identify(replace(self, specs=tuple(specs)))
+        out = replace(self, specs=tuple(specs))
+        return _identify(out) if identify else out
 
     def cells(self, matrix: str, row=None, col=None) -> list[ParamId]:
         """The cells of ``matrix`` (all, one row, or one cell) free in every group."""
@@ -195,14 +197,16 @@ class GroupSpec:
         released = frozenset(r for r in self.released if r[0] not in params)
         return _identify(replace(self, tied=self.tied | params, released=released))
 
-    def with_released(self, params, group: int) -> GroupSpec:
-        """Cells made a parameter of their own in one group (still tied in the others)."""
+    def with_released(self, params, group: int, identify: bool = True) -> GroupSpec:
+        """Cells made a parameter of their own in one group (still tied in the others);
+        ``identify=False`` as in :meth:`with_group_spec`."""
         not_tied = [str(p) for p in params if p not in self.tied]
         if not_tied:
             raise MLVMInputError(f"{', '.join(not_tied)} are not equal across groups; nothing "
                                  "to free (group_free frees an equality constraint)")
         released = self.released | {(p, group) for p in params}
-        return _identify(replace(self, released=frozenset(released)))
+        out = replace(self, released=frozenset(released))
+        return _identify(out) if identify else out
 
     def structure_key(self) -> tuple:
         return (self.labels, tuple(s.structure_key() for s in self.specs),

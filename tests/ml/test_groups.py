@@ -464,3 +464,19 @@ def test_groups_from_statistics_alone_equal_groups_from_the_rows():
         pmv.ml_lvm(by_stats, lambda_=LAMBDA, groups="g_equal")
     with pytest.raises(MLVMInputError, match="not TwoLevelStats"):
         pmv.ml_lvm({"a": data}, lambda_=LAMBDA)
+
+
+def test_releasing_an_equality_in_either_of_two_groups_is_the_same_score_test():
+    """With two groups, freeing a tied cell in group 1 or in group 2 gives the same model:
+    the two score tests agree (the host model of a score test adds only the new parameter:
+    releasing every intercept of group 2 must not re-identify its latent mean away)."""
+    data = _two_group_data(shift_item=2, n_clusters=(60, 60), seed=11)
+    fit = pmv.ml_lvm(data, lambda_={"F": ["y1", "y2", "y3", "y4"]}, clusters="cluster",
+                     groups="school", equal=["lambda", "nu"]).fit()
+    mi = fit.modification_indices()
+    equality = mi[mi["kind"] == "equality"]
+    by_group = equality.pivot_table(index="param_id", columns="group", values="mi")
+    np.testing.assert_allclose(by_group["public"], by_group["private"], rtol=1e-6)
+    top = equality.iloc[0]
+    freed = fit.group_free(top["matrix"], top["row"], top["col"] or None, group=top["group"])
+    assert top["mi"] == pytest.approx(2 * (freed.logl - fit.logl), rel=0.25)
