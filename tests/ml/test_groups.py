@@ -480,3 +480,20 @@ def test_releasing_an_equality_in_either_of_two_groups_is_the_same_score_test():
     top = equality.iloc[0]
     freed = fit.group_free(top["matrix"], top["row"], top["col"] or None, group=top["group"])
     assert top["mi"] == pytest.approx(2 * (freed.logl - fit.logl), rel=0.25)
+
+
+@pytest.mark.parametrize("equal", [None, ["lambda"], ["lambda", "nu"]],
+                         ids=["configural", "metric", "scalar"])
+def test_the_order_of_the_groups_changes_no_likelihood_or_fit_measure(equal):
+    """Which group comes first (the reference for latent means) is a parameterisation:
+    logL, χ², df and the invariance conclusions do not depend on it."""
+    data = _two_group_data(shift_item=2, n_clusters=(30, 35), seed=4)
+    flipped = pd.concat([data[data["school"] == "private"], data[data["school"] == "public"]])
+    fits = [pmv.ml_lvm(frame, lambda_={"F": ["y1", "y2", "y3", "y4"]}, clusters="cluster",
+                       groups="school", equal=equal).fit() for frame in (data, flipped)]
+    assert fits[0].spec.labels == ("public", "private")
+    assert fits[1].spec.labels == ("private", "public")
+    assert fits[1].logl == pytest.approx(fits[0].logl, rel=1e-10)
+    a, b = fits[0].fit_measures(), fits[1].fit_measures()
+    for key in ("chisq", "df", "cfi", "tli", "rmsea_n", "srmr", "bic"):
+        assert b[key] == pytest.approx(a[key], rel=1e-6, abs=1e-9), key
