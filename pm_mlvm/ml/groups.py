@@ -383,12 +383,13 @@ class GroupFitter:
             drop = set(table["par"].to_numpy()[adjusted > alpha])
             if not drop:
                 break
-            gspec = current.spec
-            for g, spec in enumerate(gspec.specs):
+            # every group's removals from the current numbering, applied at once
+            specs = []
+            for g, spec in enumerate(current.spec.specs):
                 removed = [pid for k, pid in enumerate(spec.param_ids)
-                           if gspec.index[g][k] in drop]
-                if removed:
-                    gspec = gspec.with_group_spec(g, spec.with_params(removed, free=False))
+                           if current.spec.index[g][k] in drop]
+                specs.append(spec.with_params(removed, free=False) if removed else spec)
+            gspec = current.spec.with_specs(specs)
             history = current.history + (("prune", tuple(sorted(int(k) for k in drop)),
                                           alpha, adjust),)
             with warnings.catch_warnings():

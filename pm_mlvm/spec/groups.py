@@ -161,7 +161,14 @@ class GroupSpec:
         (a score test's host model: the current model plus new parameters, nothing else)."""
         specs = list(self.specs)
         specs[group] = spec
-        out = replace(self, specs=tuple(specs))
+        return self.with_specs(specs, identify)
+
+    def with_specs(self, specs, identify: bool = True) -> GroupSpec:
+        """A copy with every group's specification replaced at once (one per group)."""
+        specs = tuple(specs)
+        if len(specs) != self.n_groups:
+            raise ValueError(f"{len(specs)} specifications for {self.n_groups} groups")
+        out = replace(self, specs=specs)
         return _identify(out) if identify else out
 
     def cells(self, matrix: str, row=None, col=None) -> list[ParamId]:

@@ -369,15 +369,22 @@ def test_the_data_frame_is_not_modified():
 
 def test_prune_removes_a_tied_edge_in_every_group_and_keeps_significant_ones():
     _, data = _reference("groups_equal")
+    names = [f"y{k}" for k in range(1, 7)]
+    edges = pd.DataFrame(0, index=names, columns=names)
+    for a, b in (("y1", "y2"), ("y1", "y4"), ("y2", "y5"), ("y3", "y6"), ("y5", "y6")):
+        edges.loc[a, b] = edges.loc[b, a] = 1
     model = pmv.ml_rnm(data, lambda_=LAMBDA, clusters="cluster", groups="g_equal",
-                       omega_epsilon_within="full", equal=["lambda", "omega_epsilon_within"])
-    fit = model.fit()
-    pruned = fit.prune(alpha=0.05)
+                       omega_epsilon_within=edges, equal=["lambda", "omega_epsilon_within"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an identified network model: converged, interior
+        fit = model.fit()
+    pruned = fit.prune(alpha=0.2)
     params = pruned.parameters()
-    edges = params[params["free"] & (params["matrix"] == "omega_epsilon_within")]
-    assert (edges["pvalue"] < 0.05).all()
-    assert pruned.npar < fit.npar
-    for spec in pruned.spec.specs:  # tied edges were removed in both groups alike
+    kept = params[params["free"] & (params["matrix"] == "omega_epsilon_within")]
+    assert len(kept) == 2 * 3 and kept["tied"].all()  # 3 tied edges, listed in both groups
+    assert (kept["pvalue"] < 0.2).all()
+    assert pruned.npar == fit.npar - 2  # two tied edges removed: two parameters
+    for spec in pruned.spec.specs:  # removed in both groups alike
         assert (spec.matrices["omega_epsilon_within"].free ==
                 pruned.spec.specs[0].matrices["omega_epsilon_within"].free).all()
     assert pruned.history[-1][0] == "prune"
