@@ -39,7 +39,8 @@ from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.spec.start import emergency_start, level_targets, start_values
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
-__all__ = ["Fitter", "fit_ml", "data_start", "warn_status", "INFORMATION", "TOLERANCE"]
+__all__ = ["Fitter", "fit_ml", "data_start", "warn_status", "best_maximum", "free_vcov",
+           "INFORMATION", "TOLERANCE"]
 
 INFORMATION = ("expected", "observed")
 #: convergence threshold on the Newton decrement (log-likelihood units)
@@ -135,21 +136,8 @@ class Fitter:
         else:
             starts = [("data", data_start(spec, stats))]
         starts.append(("emergency", emergency_start(spec, stats.total_mean, stats.total_cov)))
-        best = None
-        for label, theta0 in starts:
-            if not np.isfinite(objective.value(theta0)):
-                notes.append(f"{label} start values give a non-PD model; trying another start")
-                continue
-            res = maximize(objective.value_grad, theta0, low, high, objective.metric,
-                           n_scale=stats.n_obs, tol=TOLERANCE, maxiter=self.maxiter)
-            if best is None or (res.converged, res.value) > (best[1].converged, best[1].value):
-                best = (label, res)
-            if res.converged:
-                break
-        if best is None:
-            raise MLVMInputError("no start values give a positive definite model; check the "
-                                 "data and the model specification (or pass start=)")
-        label, res = best
+        label, res = best_maximum(objective, starts, low, high, stats.n_obs, self.maxiter,
+                                  notes)
         theta = res.x
         kind = self.information_kind()
         if kind != self.information:
@@ -158,9 +146,7 @@ class Fitter:
         info = objective.information(theta, kind)
         # parameters on a bound (Heywood cases) are held there: their SEs are not defined
         free = res.free
-        vcov = np.full((spec.npar, spec.npar), np.nan)
-        sub, info_ok = invert_information(info[np.ix_(free, free)])
-        vcov[np.ix_(free, free)] = sub
+        vcov, info_ok = free_vcov(info, free)
         if se == "robust":
             vcov = robust.sandwich(objective, theta, free, kind, information=info).vcov
         result = MLResult(
@@ -246,6 +232,38 @@ class Fitter:
 
     def stepup(self, result: MLResult, **kwargs) -> MLResult:
         return search.stepup(result, self, **kwargs)
+
+
+def best_maximum(objective, starts, low, high, n_scale, maxiter, notes):
+    """(start label, :class:`~pm_mlvm.likelihood.optimize.Maximum`): the optimiser run from
+    each ``(label, θ0)`` start in turn until one converges, the best kept (converged first,
+    then the highest value); starts giving a non-PD model are skipped with a note appended to
+    ``notes``. :class:`MLVMInputError` when no start is feasible."""
+    best = None
+    for label, theta0 in starts:
+        if not np.isfinite(objective.value(theta0)):
+            notes.append(f"{label} start values give a non-PD model; trying another start")
+            continue
+        res = maximize(objective.value_grad, theta0, low, high, objective.metric,
+                       n_scale=n_scale, tol=TOLERANCE, maxiter=maxiter)
+        if best is None or (res.converged, res.value) > (best[1].converged, best[1].value):
+            best = (label, res)
+        if res.converged:
+            break
+    if best is None:
+        raise MLVMInputError("no start values give a positive definite model; check the data "
+                             "and the model specification (or pass start=)")
+    return best
+
+
+def free_vcov(info, free) -> tuple[np.ndarray, bool]:
+    """(covariance of θ, information positive definite): the inverse information over the
+    ``free`` parameters, NaN rows and columns for those held on a bound."""
+    k = len(free)
+    vcov = np.full((k, k), np.nan)
+    sub, ok = invert_information(info[np.ix_(free, free)])
+    vcov[np.ix_(free, free)] = sub
+    return vcov, ok
 
 
 def derived_matrices_at(result: MLResult) -> dict:

@@ -19,11 +19,23 @@ import pandas as pd
 from pm_mlvm._distributions import chi2_isf, chi2_sf
 from pm_mlvm.errors import MLVMInputError, MLVMWarning, check_choice
 from pm_mlvm.likelihood.groups import GroupObjective
-from pm_mlvm.likelihood.information import invert_information
-from pm_mlvm.likelihood.optimize import maximize
 from pm_mlvm.likelihood.reference_models import reference_models
-from pm_mlvm.ml.fit import INFORMATION, TOLERANCE, Fitter, data_start, warn_status
-from pm_mlvm.ml.search import ADJUST, CRITERIA, adjust_pvalues, check_alpha, score_statistics
+from pm_mlvm.ml.fit import (
+    INFORMATION,
+    Fitter,
+    best_maximum,
+    data_start,
+    free_vcov,
+    warn_status,
+)
+from pm_mlvm.ml.search import (
+    ADJUST,
+    CRITERIA,
+    adjust_pvalues,
+    check_alpha,
+    check_matrices,
+    score_statistics,
+)
 from pm_mlvm.ml.fitmeasures import fit_measures, srmr
 from pm_mlvm.ml import robust
 from pm_mlvm.ml.group_result import GroupResult
@@ -128,29 +140,15 @@ class GroupFitter:
         objective = GroupObjective(gspec, self.stats)
         low, high = gspec.bounds()
         n_obs = sum(st.n_obs for st in self.stats)
-        notes, best = [], None
-        for label, theta0 in self._starts(gspec, start):
-            if not np.isfinite(objective.value(theta0)):
-                notes.append(f"{label} start values give a non-PD model; trying another start")
-                continue
-            res = maximize(objective.value_grad, theta0, low, high, objective.metric,
-                           n_scale=n_obs, tol=TOLERANCE, maxiter=self.maxiter)
-            if best is None or (res.converged, res.value) > (best[1].converged, best[1].value):
-                best = (label, res)
-            if res.converged:
-                break
-        if best is None:
-            raise MLVMInputError("no start values give a positive definite model in every "
-                                 "group; check the data and the model (or pass start=)")
-        label, res = best
+        notes = []
+        label, res = best_maximum(objective, self._starts(gspec, start), low, high, n_obs,
+                                  self.maxiter, notes)
         kind = self.information_kind()
         if kind != self.information:
             notes.append("expected information is not available with missing data; observed "
                          "information used")
         info = objective.information(res.x, kind)
-        vcov = np.full((gspec.npar, gspec.npar), np.nan)
-        sub, info_ok = invert_information(info[np.ix_(res.free, res.free)])
-        vcov[np.ix_(res.free, res.free)] = sub
+        vcov, info_ok = free_vcov(info, res.free)
         if se == "robust":
             vcov = self._sandwich(objective, res.x, res.free, info)[0]
         result = GroupResult(
@@ -315,13 +313,7 @@ class GroupFitter:
 
     def modification_indices(self, result: GroupResult, matrices=None) -> pd.DataFrame:
         gspec = result.spec
-        if isinstance(matrices, str):
-            matrices = [matrices]
-        if matrices is not None:
-            unknown = [m for m in matrices if m not in gspec.base.matrices]
-            if unknown:
-                raise MLVMInputError(f"matrices: {unknown} are not parameter matrices of this "
-                                     f"model; valid: {list(gspec.base.matrices)}")
+        matrices = check_matrices(gspec.base, matrices)
         rows = []
         for g, spec in enumerate(gspec.specs):
             label = gspec.labels[g]
@@ -349,15 +341,8 @@ class GroupFitter:
 
     # ------------------------------------------------------------------ search
     def _search_matrices(self, gspec: GroupSpec, matrices) -> list[str]:
-        if isinstance(matrices, str):
-            matrices = [matrices]
-        if matrices is None:
-            return gspec.base.network_matrices()
-        unknown = [m for m in matrices if m not in gspec.base.matrices]
-        if unknown:
-            raise MLVMInputError(f"matrices: {unknown} are not parameter matrices of this "
-                                 f"model; valid: {list(gspec.base.matrices)}")
-        return list(matrices)
+        """The matrices a search tests: the given ones (checked) or the network matrices."""
+        return check_matrices(gspec.base, matrices) or gspec.base.network_matrices()
 
     def prune(self, result: GroupResult, alpha=0.01, adjust="none", matrices=None,
               recursive=True) -> GroupResult:

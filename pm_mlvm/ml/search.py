@@ -30,7 +30,8 @@ from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.spec.params import SearchStep
 
 __all__ = ["network_matrices", "modification_indices", "prune", "stepup", "adjust_pvalues",
-           "embedding_index", "check_alpha", "score_statistics", "ADJUST", "CRITERIA"]
+           "embedding_index", "check_alpha", "check_matrices", "score_statistics", "ADJUST",
+           "CRITERIA"]
 
 ADJUST = ("none", "bonferroni", "holm", "fdr")
 CRITERIA = ("bic", "bic_n", "aic")
@@ -51,7 +52,9 @@ def network_matrices(spec: MLVMSpec) -> list[str]:
     return spec.network_matrices()
 
 
-def _check_matrices(spec: MLVMSpec, matrices):
+def check_matrices(spec: MLVMSpec, matrices):
+    """``matrices`` as a list of parameter-matrix names of ``spec`` (None stays None), or
+    :class:`MLVMInputError` naming the unknown ones."""
     if matrices is None:
         return None
     if isinstance(matrices, str):
@@ -143,7 +146,7 @@ def score_statistics(info, grad, new, current):
 
 def modification_indices(fit, matrices=None) -> pd.DataFrame:
     """Score tests of every fixed, non-identifying cell (sorted by MI, largest first)."""
-    matrices = _check_matrices(fit.spec, matrices)
+    matrices = check_matrices(fit.spec, matrices)
     cells = _candidates(fit.spec, matrices)
     mi, epc = _score_tests(fit, cells)
     rows = []
@@ -195,7 +198,7 @@ def prune(fit, fitter, alpha=0.01, adjust="none", matrices=None, recursive=True)
     """Fix non-significant network cells to zero and refit (see the module docstring)."""
     alpha = check_alpha(alpha)
     check_choice("adjust", adjust, ADJUST)
-    matrices = _check_matrices(fit.spec, matrices) or network_matrices(fit.spec)
+    matrices = check_matrices(fit.spec, matrices) or network_matrices(fit.spec)
     if not matrices:
         warnings.warn("prune: the model has no ggm or prec blocks, so nothing is tested; pass "
                       "matrices=[...] to prune others", UserWarning, stacklevel=2)
@@ -231,7 +234,7 @@ def stepup(fit, fitter, alpha=0.01, criterion="bic", matrices=None, max_steps=No
                                   or isinstance(max_steps, bool) or max_steps < 0):
         raise MLVMInputError(f"max_steps={max_steps!r} is not valid; it must be None or an "
                              "integer >= 0")
-    matrices = _check_matrices(fit.spec, matrices) or network_matrices(fit.spec)
+    matrices = check_matrices(fit.spec, matrices) or network_matrices(fit.spec)
     if not matrices:
         warnings.warn("stepup: the model has no ggm or prec blocks; pass matrices=[...]",
                       UserWarning, stacklevel=2)

@@ -36,11 +36,7 @@ from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.spec.params import ParamId
 from pm_mlvm.spec.structures import STRUCTURES
 
-__all__ = ["GroupSpec", "build_group_spec", "EQUAL_KEYWORDS"]
-
-#: matrices ``equal=`` may name besides the spec's parameter matrices: none (psychonetrics
-#: names only), kept for error messages
-EQUAL_KEYWORDS = ()
+__all__ = ["GroupSpec", "build_group_spec"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,19 +176,15 @@ class GroupSpec:
         common = set(base.param_ids)
         for spec in self.specs[1:]:
             common &= set(spec.param_ids)
-        out = []
-        for pid in base.param_ids:
-            if pid.matrix != matrix or pid not in common:
-                continue
-            if row is not None and pid.row != str(row) and not (
-                    col is not None and base.matrices[matrix].mirrored and pid.col == str(row)
-                    and pid.row == str(col)):
-                continue
-            if col is not None and pid.col != str(col) and not (
-                    base.matrices[matrix].mirrored and pid.row == str(col)
-                    and pid.col == str(row)):
-                continue
-            out.append(pid)
+        wanted = None
+        if row is not None and col is not None:  # one cell, either triangle
+            try:
+                wanted = base.param_id(*base.cell_of(ParamId(matrix, str(row), str(col))))
+            except KeyError as err:
+                raise MLVMInputError(f"{matrix}[{row!r}, {col!r}]: {err.args[0]}") from None
+        out = [pid for pid in base.param_ids if pid.matrix == matrix and pid in common
+               and (pid == wanted if wanted is not None
+                    else row is None or pid.row == str(row))]
         if not out:
             where = "" if row is None else f"[{row!r}" + ("" if col is None else f", {col!r}") + "]"
             raise MLVMInputError(f"{matrix}{where} has no cell that is free in every group")

@@ -504,3 +504,14 @@ def test_the_order_of_the_groups_changes_no_likelihood_or_fit_measure(equal):
     a, b = fits[0].fit_measures(), fits[1].fit_measures()
     for key in ("chisq", "df", "cfi", "tli", "rmsea_n", "srmr", "bic"):
         assert b[key] == pytest.approx(a[key], rel=1e-6, abs=1e-9), key
+
+
+def test_group_equal_names_a_cell_of_a_symmetric_matrix_in_either_order():
+    _, model = _model("groups_equal")
+    fit = model.fit()
+    upper = fit.group_equal("sigma_zeta_within", "F1", "F2")
+    lower = fit.group_equal("sigma_zeta_within", "F2", "F1")
+    assert upper.npar == lower.npar == fit.npar - 1
+    assert upper.logl == pytest.approx(lower.logl, rel=1e-12)
+    with pytest.raises(MLVMInputError, match="sigma_zeta_within\\['F1', 'F9'\\]"):
+        fit.group_equal("sigma_zeta_within", "F1", "F9")
