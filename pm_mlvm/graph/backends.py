@@ -30,7 +30,14 @@ from __future__ import annotations
 import importlib.util
 
 import numpy as np
-from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
+from pytensor.link.numba.dispatch.basic import (
+    numba_njit,
+    register_funcify_and_cache_key,
+    register_funcify_default_op_cache_key,
+)
+
+from pm_mlvm.graph.moments import ImpliedMoments, ImpliedMomentsVJP
+from pm_mlvm.graph.numba_program import program_functions
 
 from pm_mlvm.graph.ops import (
     TwoLevelClusterLogLik,
@@ -40,6 +47,9 @@ from pm_mlvm.graph.ops import (
     TwoLevelLogLikWeightedGrad,
 )
 from pm_mlvm.likelihood import numba_kernels as nk
+from pm_mlvm.likelihood.numba_callbacks import value_grad_callback
+from pm_mlvm.spec.mlvm import compose_moments
+from pm_mlvm.spec.moments import cell_map
 
 __all__ = ["NUMBA_KERNEL_VERSION", "HAS_JAX"]
 
@@ -51,20 +61,10 @@ HAS_JAX = importlib.util.find_spec("jax") is not None
 
 # --------------------------------------------------------------------------- Numba
 def _numba_value_grad(route):
-    """A jitted (weights?, mu, sw, sb, *data) -> (per-cluster, dmu, dw, db) of the route."""
-    if route == "sizes":
-        kernel = nk.complete_value_grad
-
-        @numba_njit
-        def value_grad(mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7):
-            return kernel(mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7)
-    else:
-        kernel = nk.rows_value_grad
-
-        @numba_njit
-        def value_grad(mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7):
-            return kernel(np.ones(d4.shape[0]), mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7)
-    return value_grad
+    """A jitted (mu, sw, sb, *data) -> (per-cluster, dmu, dw, db) of the route, through the
+    route's C callback (:mod:`pm_mlvm.likelihood.numba_callbacks`): a caller compiled anew
+    (nutpie's logp) does not re-optimise the kernel."""
+    return value_grad_callback(route)
 
 
 def _numba_cluster_mean(route):
@@ -98,6 +98,11 @@ def _numba_cluster_mean(route):
             g_mu = grad_kernel(zero, sw, sb, shifted, d1, d2, d3, d4, d5, d6, d7)[0]
             return per_cluster, g_mu * weights[:, None], dw, db
     return value_grad
+
+
+def _versioned_key(op):
+    """PyTensor cache key of an Op whose Numba function holds only cacheable code."""
+    return f"pm_mlvm.{type(op).__name__}.{op.route}.{op.cluster_mean}.v{NUMBA_KERNEL_VERSION}"
 
 
 def _n_clusters_field(route):
@@ -134,10 +139,10 @@ def _numba_cluster_mean_ops(op):
     return total, per_cluster, weighted
 
 
-@register_funcify_default_op_cache_key(TwoLevelLogLik)
+@register_funcify_and_cache_key(TwoLevelLogLik)
 def _numba_total(op, node=None, **kwargs):
     if op.cluster_mean:
-        return _numba_cluster_mean_ops(op)[0], NUMBA_KERNEL_VERSION
+        return _numba_cluster_mean_ops(op)[0], _versioned_key(op)
     value_grad = _numba_value_grad(op.route)
 
     @numba_njit
@@ -145,14 +150,14 @@ def _numba_total(op, node=None, **kwargs):
         per_cluster, dmu, dw, db = value_grad(mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7)
         return np.array(np.sum(per_cluster)), dmu, dw, db
 
-    return total, NUMBA_KERNEL_VERSION
+    return total, None  # holds a callback address: not for PyTensor's disk cache
 
 
-@register_funcify_default_op_cache_key(TwoLevelClusterLogLik)
+@register_funcify_and_cache_key(TwoLevelClusterLogLik)
 def _numba_per_cluster(op, node=None, **kwargs):
     if op.cluster_mean:
-        return _numba_cluster_mean_ops(op)[1], NUMBA_KERNEL_VERSION
-    return _numba_value_grad(op.route), NUMBA_KERNEL_VERSION
+        return _numba_cluster_mean_ops(op)[1], _versioned_key(op)
+    return _numba_value_grad(op.route), None  # holds a callback address
 
 
 @register_funcify_default_op_cache_key(TwoLevelLogLikWeightedGrad)
@@ -198,6 +203,17 @@ def _numba_hvp(op, node=None, **kwargs):
     return hvp, NUMBA_KERNEL_VERSION
 
 
+# ------------------------------------------------------------- the moment program
+@register_funcify_and_cache_key(ImpliedMoments)
+def _numba_moments(op, node=None, **kwargs):
+    return program_functions(op.program)[0], None  # holds a callback address
+
+
+@register_funcify_and_cache_key(ImpliedMomentsVJP)
+def _numba_moments_vjp(op, node=None, **kwargs):
+    return program_functions(op.program)[1], None  # holds a callback address
+
+
 # ----------------------------------------------------------------------------- JAX
 if HAS_JAX:
     from pytensor.link.jax.dispatch import jax_funcify
@@ -224,3 +240,51 @@ if HAS_JAX:
                                (TwoLevelLogLikHVP, jk.hvp),
                                (TwoLevelGradPerCluster, jk.grad_per_cluster)):
         _register_jax(_op_class, _kernel)
+
+    def _jax_moment_function(program):
+        """θ → (μ, Σ_W, Σ_B) in ``jax.numpy``: the cell map and ``compose_moments`` itself
+        (JAX differentiates it; the generated program is for NumPy and Numba)."""
+        import jax.numpy as jnp
+
+        spec = program.spec
+        a, b, layout = cell_map(spec)
+        a, b = jnp.asarray(a), jnp.asarray(b)
+
+        def forward(theta):
+            cells = a @ theta + b
+            mats = {name: cells[s : s + r * c].reshape(r, c)
+                    for name, (s, (r, c)) in layout.items()}
+            out = compose_moments(spec, mats, _JaxBackend)
+            return tuple(jnp.broadcast_to(out[k], shape) for k, shape in
+                         (("mu", (spec.n_vars,)), ("sigma_within", (spec.n_vars,) * 2),
+                          ("sigma_between", (spec.n_vars,) * 2)))
+
+        return forward
+
+    class _JaxBackend:
+        @staticmethod
+        def inv(x):
+            import jax.numpy as jnp
+
+            return jnp.linalg.inv(x)
+
+        @staticmethod
+        def eye(n):
+            import jax.numpy as jnp
+
+            return jnp.eye(n)
+
+    @jax_funcify.register(ImpliedMoments)
+    def _jax_moments(op, node=None, **kwargs):
+        return _jax_moment_function(op.program)
+
+    @jax_funcify.register(ImpliedMomentsVJP)
+    def _jax_moments_vjp(op, node=None, **kwargs):
+        import jax
+
+        forward = _jax_moment_function(op.program)
+
+        def vjp(theta, g_mu, g_w, g_b):
+            return jax.vjp(forward, theta)[1]((g_mu, g_w, g_b))[0]
+
+        return vjp

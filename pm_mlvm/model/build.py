@@ -29,7 +29,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from pm_mlvm._names import CLUSTER_DIM, LATENT_DIM, LATENT_DIM_2, VARIABLE_DIM, VARIABLE_DIM_2
-from pm_mlvm.graph.implied import symbolic_moments
+from pm_mlvm.graph.moments import model_moments
 from pm_mlvm.graph.ops import data_inputs
 from pm_mlvm.model.distribution import TwoLevelNormal
 from pm_mlvm.spec.groups import GroupSpec
@@ -162,10 +162,12 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
             positions.append(g.theta_index)
         if variables:  # θ in spec order: concatenate the groups, then undo their order
             order = np.argsort(np.concatenate(positions))
-            theta = pt.concatenate(variables)[order]
+            theta = pt.concatenate(variables)
+            if np.any(order != np.arange(len(order))):
+                theta = theta[order]
         else:
             theta = pt.zeros(0)
-        moments = symbolic_moments(spec, theta)
+        moments = model_moments(spec, theta)
         if deterministics:
             for name, mat in spec.matrices.items():
                 if mat.n_free:
@@ -289,7 +291,7 @@ def build_group_pymc_model(gspec: GroupSpec, stats, factories, data=None) -> pm.
             positions.append(group.theta_index)
         order = np.argsort(np.concatenate(positions))
         theta = pt.concatenate(variables)[order]
-        moments = [symbolic_moments(spec, theta[idx])
+        moments = [model_moments(spec, theta[idx])
                    for spec, idx in zip(gspec.specs, gspec.index)]
         for name, (pos, labels) in parameter_labels(gspec).items():
             dim = f"{name}{VALUES_SUFFIX}_dim"
