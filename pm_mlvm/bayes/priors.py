@@ -45,10 +45,13 @@ matrix's row labels (``spec.matrix_kinds``). A group mixing diagonal and off-dia
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.shape_utils import change_dist_size
+from pymc.logprob.transforms import Transform
 
 from pm_mlvm.errors import MLVMInputError, check_choice
 from pm_mlvm.spec.layout import VARIABLE
@@ -56,7 +59,7 @@ from pm_mlvm.spec.mlvm import MLVMSpec
 from pm_mlvm.spec.prior import PriorSpec
 from pm_mlvm.stats.twolevel import TwoLevelStats
 
-__all__ = ["PriorFactory", "SPARSITY"]
+__all__ = ["PriorFactory", "SPARSITY", "PackedLKJCholeskyCov", "PackedLogDiagonal"]
 
 SPARSITY = (None, "horseshoe")
 
@@ -146,18 +149,134 @@ class PriorFactory:
         raise ValueError(f"no PyMC prior for family {family!r}")  # pragma: no cover
 
     def _lkj_cov(self, mat, sd):
-        """M = L L' with L ~ LKJCholeskyCov(η, sd ~ HalfNormal(sd)); returns the free
-        (lower-triangle, column-major) cells of M."""
-        n = mat.shape[0]
-        dist = pm.LKJCholeskyCov.dist(n=n, eta=self.lkj_eta,
-                                      sd_dist=pm.HalfNormal.dist(sd, size=n), compute_corr=False)
+        """M = L L' with L ~ LKJCholeskyCov(η, sd ~ HalfNormal(sd)); returns the
+        distribution, the map to the free (lower-triangle, column-major) cells of M, and the
+        transform (see :class:`PackedLKJCholeskyCov`)."""
         rows, cols = mat.free_cells
+        lkj = PackedLKJCholeskyCov(mat.shape[0], self.lkj_eta, sd)
+        return lkj.dist(), lambda packed: lkj.cells(packed, rows, cols), lkj.transform
 
-        def to_values(packed):
-            low = pm.expand_packed_triangular(n, packed, lower=True)
-            return (low @ low.T)[rows, cols]
 
-        return dist, to_values
+class PackedLogDiagonal(Transform):
+    """PyMC's ``CholeskyCovPacked`` (the packed Cholesky factor's diagonal on the log scale)
+    in elementwise form, with a constant 0/1 mask m of the diagonal positions:
+
+        x = (1 − m) v + m exp(m v),   v = (1 − m) x + m log(m x + 1 − m),   log|J| = Σ m v
+
+    (``exp(m v)`` and ``log(m x + 1 − m)`` are 1 and 0 off the diagonal, so no entry can
+    overflow or take the log of a negative number). Same values, Jacobian and name as PyMC's,
+    but elementwise only: PyTensor fuses it into its neighbours instead of indexing and
+    incrementing subtensors (a test holds the two equal)."""
+
+    name = "cholesky-cov-packed"
+
+    def __init__(self, diagonal, size):
+        mask = np.zeros(size)
+        mask[np.asarray(diagonal)] = 1.0
+        self.mask = mask
+
+    def backward(self, value, *inputs):
+        m = pt.constant(self.mask)
+        return (1.0 - m) * value + m * pt.exp(m * value)
+
+    def forward(self, value, *inputs):
+        m = pt.constant(self.mask)
+        return (1.0 - m) * value + m * pt.log(m * value + (1.0 - m))
+
+    def log_jac_det(self, value, *inputs):
+        return pt.sum(pt.constant(self.mask) * value, axis=-1)
+
+
+class PackedLKJCholeskyCov:
+    """PyMC's ``LKJCholeskyCov(n, eta, sd_dist=HalfNormal(sd, size=n))`` as a custom
+    distribution with the same draws, support point, transform and density, written compactly.
+
+    The variable is the row-major packed lower triangle of L (``L[i, :i+1]`` at
+    ``i(i+1)/2 + [0..i]``), diagonal on the log scale (``CholeskyCovPacked``). With row norms
+    s_i = ‖L_i‖ (the standard deviations) and c_i = L_ii / s_i,
+
+        log p(L) = K(η, n) + Σ_i [(2η − 2 + n − i) log c_i − i log s_i + log HalfNormal(s_i; sd)]
+
+    (the LKJ density of the correlation Cholesky factor, the Jacobian of L ↦ (s, correlation
+    factor), and the standard deviations' prior; K = log c(η, n), see
+    :attr:`log_normaliser`). Written with two constant matrix products — s² = R (L²),
+    L_ii = D L — and elementwise terms, its logp + gradient has about half the graph nodes
+    of PyMC's general form (cumulative sums, incremented subtensors), and nutpie compiles
+    every node on every call (the measured cost is in ``benchmarks/README.md``). Draws use
+    PyMC's own distribution; a test holds the density equal to PyMC's to 1e-12 up to PyMC's
+    normalising constant, which has the wrong sign.
+    """
+
+    def __init__(self, n: int, eta: float, sd: float):
+        self.n, self.eta, self.sd = int(n), float(eta), float(sd)
+        rows = np.repeat(np.arange(self.n), np.arange(1, self.n + 1))
+        self.size = len(rows)
+        self.row_sum = np.zeros((self.n, self.size))
+        self.row_sum[rows, np.arange(self.size)] = 1.0
+        diag = np.cumsum(np.arange(1, self.n + 1)) - 1
+        self.diagonal = np.zeros((self.n, self.size))
+        self.diagonal[np.arange(self.n), diag] = 1.0
+        self.transform = PackedLogDiagonal(diag, self.size)
+
+    @property
+    def log_normaliser(self) -> float:
+        """log c(η, n): the LKJ correlation density is c · det(R)^(η−1) (Lewandowski,
+        Kurowicka & Joe 2009, section 3.2). PyMC 5 adds −log c (the sign Stan corrected in
+        2017, stan-dev/math#628; for n = 2, η = 1 PyMC's density of r integrates to 4 instead
+        of 1); here the density integrates to 1 (tested by quadrature for n = 2 and 3). It is
+        a constant: posteriors are unaffected, only absolute log densities differ."""
+        n, eta = self.n, self.eta
+        if eta != 1.0:
+            return float((n - 1) * math.lgamma(eta + 0.5 * (n - 1))
+                         - sum(0.5 * k * math.log(math.pi) + math.lgamma(eta + 0.5 * (n - 1 - k))
+                               for k in range(1, n)))
+        out = -sum(math.lgamma(2.0 * k) for k in range(1, (n - 1) // 2 + 1))
+        if n % 2:
+            return (out - 0.25 * (n * n - 1) * math.log(math.pi)
+                    + 0.25 * (n - 1) ** 2 * math.log(2.0) + (n - 1) * math.lgamma((n + 1) // 2))
+        return (out - 0.25 * n * (n - 2) * math.log(math.pi)
+                - 0.25 * (3 * n * n - 4 * n) * math.log(2.0) - n * math.lgamma(n / 2)
+                + (n - 1) * math.lgamma(n))
+
+    def logp(self, value, sd):
+        n = self.n
+        variance = pt.dot(pt.constant(self.row_sum), value**2)  # s_i²
+        diag = pt.dot(pt.constant(self.diagonal), value)  # L_ii
+        log_var = pt.log(variance)
+        log_c = pt.log(diag) - 0.5 * log_var
+        i = pt.constant(np.arange(n, dtype=float))
+        terms = ((2.0 * self.eta - 2.0 + n - i) * log_c - 0.5 * i * log_var
+                 - 0.5 * variance / sd**2 + 0.5 * math.log(2.0 / math.pi) - pt.log(sd))
+        return self.log_normaliser + terms.sum()
+
+    def _draw(self, sd, size):
+        return pm.LKJCholeskyCov.dist(n=self.n, eta=self.eta,
+                                      sd_dist=pm.HalfNormal.dist(sd, size=self.n),
+                                      compute_corr=False)
+
+    def dist(self):
+        """The distribution (``.dist``, to be registered with :attr:`transform`)."""
+        return pm.CustomDist.dist(pt.constant(self.sd), dist=self._draw,
+                                  logp=lambda value, sd: self.logp(value, sd),
+                                  class_name="PackedLKJCholeskyCov")
+
+    def cells(self, packed, rows, cols):
+        """(L Lᵀ)[rows, cols] from the packed L: Σ_k L[r, k] L[c, k] as constant products."""
+        left, right, owner = [], [], []
+        for cell, (r, c) in enumerate(zip(rows, cols)):
+            for k in range(min(r, c) + 1):
+                left.append(r * (r + 1) // 2 + k)
+                right.append(c * (c + 1) // 2 + k)
+                owner.append(cell)
+        pick_left = np.zeros((len(left), self.size))
+        pick_left[np.arange(len(left)), left] = 1.0
+        pick_right = np.zeros((len(right), self.size))
+        pick_right[np.arange(len(right)), right] = 1.0
+        gather = np.zeros((len(rows), len(owner)))
+        gather[owner, np.arange(len(owner))] = 1.0
+        products = pt.dot(pt.constant(pick_left), packed) * pt.dot(pt.constant(pick_right),
+                                                                    packed)
+        return pt.dot(pt.constant(gather), products)
 
 
 def _user_prior(value, size, key):

@@ -106,11 +106,12 @@ def _rows(mlvm):
     return frame.loc[keep, columns], np.asarray(frame.loc[keep, mlvm.clusters])
 
 
-def bayesian_model(mlvm, priors=None, sparsity=None):
-    """The BuiltModel of ``mlvm`` with the default (or given) priors and its data."""
+def bayesian_model(mlvm, priors=None, sparsity=None, shared_statistics=False):
+    """The BuiltModel of ``mlvm`` with the default (or given) priors and its data (the
+    statistics in shared variables with ``shared_statistics``, see ``build_pymc_model``)."""
     factory = PriorFactory(mlvm.spec, mlvm.stats, priors=priors, sparsity=sparsity)
     return build_pymc_model(mlvm.spec, mlvm.stats, prior_factory=factory, deterministics=True,
-                            data=_rows(mlvm))
+                            data=_rows(mlvm), shared_statistics=shared_statistics)
 
 
 def _spec_summary(spec) -> str:
@@ -201,9 +202,18 @@ def sample_mlvm(mlvm, draws=1000, tune=1000, chains=4, priors=None, random_seed=
         # blackjax draws its progress bar with fastprogress (not a PyMC dependency any more)
         # and fails inside the JAX callback without it: no bar unless asked for
         pm_kwargs.setdefault("progressbar", False)
+    deferred = pm_kwargs.get("nuts_sampler") == "nutpie"
+    if deferred:
+        # nutpie compiles the deterministics (matrices, moments) into a second Numba function
+        # on every call (≈ 1.7 s for the seed model): sample the free variables, then compute
+        # the deterministics from the draws (C backend, compiled once and cached)
+        pm_kwargs["var_names"] = [rv.name for rv in model.free_RVs]
     with model:
         idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=random_seed,
                           **({} if external else {"idata_kwargs": idata_kwargs}), **pm_kwargs)
+        if deferred:
+            idata.posterior = pm.compute_deterministics(idata.posterior, merge_dataset=True,
+                                                        progressbar=False)
         if idata_kwargs.get("log_likelihood") and "log_likelihood" not in idata.groups():
             # external samplers (nutpie, …) ignore idata_kwargs
             pm.compute_log_likelihood(idata, var_names=[LOGLIK_NAME], progressbar=False)

@@ -216,6 +216,8 @@ def _numba_moments_vjp(op, node=None, **kwargs):
 
 # ----------------------------------------------------------------------------- JAX
 if HAS_JAX:
+    import jax
+    import jax.numpy as jnp
     from pytensor.link.jax.dispatch import jax_funcify
 
     from pm_mlvm.likelihood import jax_kernels as jk
@@ -244,8 +246,6 @@ if HAS_JAX:
     def _jax_moment_function(program):
         """θ → (μ, Σ_W, Σ_B) in ``jax.numpy``: the cell map and ``compose_moments`` itself
         (JAX differentiates it; the generated program is for NumPy and Numba)."""
-        import jax.numpy as jnp
-
         spec = program.spec
         a, b, layout = cell_map(spec)
         a, b = jnp.asarray(a), jnp.asarray(b)
@@ -264,15 +264,11 @@ if HAS_JAX:
     class _JaxBackend:
         @staticmethod
         def inv(x):
-            import jax.numpy as jnp
-
-            return jnp.linalg.inv(x)
+                return jnp.linalg.inv(x)
 
         @staticmethod
         def eye(n):
-            import jax.numpy as jnp
-
-            return jnp.eye(n)
+                return jnp.eye(n)
 
     @jax_funcify.register(ImpliedMoments)
     def _jax_moments(op, node=None, **kwargs):
@@ -280,8 +276,6 @@ if HAS_JAX:
 
     @jax_funcify.register(ImpliedMomentsVJP)
     def _jax_moments_vjp(op, node=None, **kwargs):
-        import jax
-
         forward = _jax_moment_function(op.program)
 
         def vjp(theta, g_mu, g_w, g_b):

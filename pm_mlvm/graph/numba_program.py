@@ -138,6 +138,7 @@ def zeros2(rows, cols):
 NUMBA_OPERATIONS = {name: globals()[name] for name in OPERATIONS}
 
 
+
 # ------------------------------------------------------------------ compiled programs
 @lru_cache(maxsize=64)
 def program_functions(program: MomentProgram):

@@ -10,7 +10,8 @@ named after the psychonetrics matrices with variable/latent dimensions. The like
 Priors: ``prior_factory(group)`` (a :class:`ParamGroup`: matrix, PyMC name, θ positions,
 cells, cell class, bounds) returns the group's prior, a ``pm.Distribution`` (``.dist``) or a
 ``(distribution, to_values)`` pair whose function maps the registered variable to the group's
-parameter values (e.g. partial correlations from an LKJ correlation matrix); the default
+parameter values (e.g. partial correlations from an LKJ correlation matrix), optionally with a
+third entry, the variable's transform; the default
 (:func:`flat_prior`) gives flat priors with the parameter's bounds, so the posterior is the
 likelihood and ML is the MAP. ML never uses the priors: it optimises the likelihood term in the
 untransformed (bounded) space.
@@ -78,7 +79,7 @@ class BuiltModel:
     model: pm.Model
     groups: tuple[ParamGroup, ...]
     route: str
-    data_vars: tuple  # shared variables holding the statistics
+    data_vars: tuple  # the statistics: constants, or shared variables (shared_statistics)
 
 
 def flat_prior(group: ParamGroup):
@@ -91,6 +92,18 @@ def flat_prior(group: ParamGroup):
     if not np.isfinite(lower) and not np.isfinite(upper):
         return pm.Flat.dist(size=size)
     raise ValueError(f"{group.matrix}: no flat prior for bounds ({lower}, {upper})")
+
+
+def _unpack_prior(prior):
+    """(distribution, to_values or None, register_rv keywords) of a prior factory's answer:
+    a distribution, a ``(distribution, to_values)`` pair, or a triple whose third entry is
+    the transform of the registered variable (for a custom distribution whose transform PyMC
+    cannot infer)."""
+    if not isinstance(prior, tuple):
+        return prior, None, {}
+    if len(prior) == 2:
+        return prior[0], prior[1], {}
+    return prior[0], prior[1], {"transform": prior[2]}
 
 
 def _groups(spec: MLVMSpec, joint=()) -> list[ParamGroup]:
@@ -136,11 +149,16 @@ def _coords(spec: MLVMSpec, groups) -> dict:
 
 def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_prior,
                      deterministics: bool = True, shared_inputs=None,
-                     data=None) -> BuiltModel:
+                     data=None, shared_statistics: bool = False) -> BuiltModel:
     """The pm.Model of ``spec`` on ``stats``.
 
-    ``shared_inputs`` (a ``(route, shared variables)`` pair) lets a caller reuse statistics
-    holders across models; by default fresh shared variables are made. ``data`` (an
+    The statistics are graph constants, or with ``shared_statistics`` shared variables (then
+    ``BuiltModel.data_vars`` take a new data set of the same layout with ``set_value``, and
+    a compiled sampler serves it without a rebuild). Constants are the default: nutpie
+    compiles an extraction function per shared variable on every call (≈ 0.3 s each for the
+    eight statistics arrays, measured in ``benchmarks/README.md``), and nothing here swaps
+    them. ``shared_inputs`` (a ``(route, shared variables)`` pair) lets a caller reuse
+    statistics holders across models. ``data`` (an
     ``(y (N, p), cluster labels)`` pair, the rows ``stats`` were computed from) makes the
     observed variable ``"y"`` hold the real data (for predictive checks); without it the
     observed value is NaN with the layout of the statistics. With ``deterministics``, each
@@ -151,13 +169,14 @@ def build_pymc_model(spec: MLVMSpec, stats: TwoLevelStats, prior_factory=flat_pr
         raise ValueError(f"the statistics' variables {stats.var_names} differ from the model's "
                          f"{spec.var_names}")
     groups = _groups(spec, joint=getattr(prior_factory, "joint_matrices", ()))
-    route, data_vars = shared_inputs or data_inputs(stats, shared=True)
+    route, data_vars = shared_inputs or data_inputs(stats, shared=shared_statistics)
     with pm.Model(coords=_coords(spec, groups)) as model:
         variables, positions = [], []
         for g in groups:
             prior = prior_factory(g)
-            dist, to_values = prior if isinstance(prior, tuple) else (prior, None)
-            rv = model.register_rv(dist, g.var_name, dims=(f"{g.var_name}_dim",))
+            dist, to_values, transform = _unpack_prior(prior)
+            rv = model.register_rv(dist, g.var_name, dims=(f"{g.var_name}_dim",),
+                                   **transform)
             variables.append(rv if to_values is None else to_values(rv))
             positions.append(g.theta_index)
         if variables:  # θ in spec order: concatenate the groups, then undo their order
@@ -285,8 +304,9 @@ def build_group_pymc_model(gspec: GroupSpec, stats, factories, data=None) -> pm.
             labels = gspec.specs[owner].matrices[group.matrix].cell_labels()
             model.add_coord(f"{group.var_name}_dim", [labels[k] for k in group.cell_index])
             prior = factories[owner](group)
-            dist, to_values = prior if isinstance(prior, tuple) else (prior, None)
-            rv = model.register_rv(dist, group.var_name, dims=(f"{group.var_name}_dim",))
+            dist, to_values, transform = _unpack_prior(prior)
+            rv = model.register_rv(dist, group.var_name, dims=(f"{group.var_name}_dim",),
+                                   **transform)
             variables.append(rv if to_values is None else to_values(rv))
             positions.append(group.theta_index)
         order = np.argsort(np.concatenate(positions))

@@ -125,7 +125,7 @@ def _sbc_model(rng):
     pilot = pmv.simulate_twolevel(12, 4, np.zeros(3), np.eye(3) + 0.5, 0.5 * np.eye(3) + 0.2,
                                   rng=rng)
     mlvm = pmv.ml_lvm(pilot, {"F": ["y1", "y2", "y3"]}, clusters="cluster")
-    return mlvm, bayesian_model(mlvm)
+    return mlvm, bayesian_model(mlvm, shared_statistics=True)
 
 
 def simulation_based_calibration(n_sims=100, tune=300, draws=400, thin=4):

@@ -37,3 +37,26 @@ def test_pymc_model_has_named_matrices_and_its_loglik_is_the_fits(kwargs):
     mu = pm_model.compile_fn(pm_model.replace_rvs_by_values([pm_model["mu"]])[0],
                              inputs=pm_model.value_vars, on_unused_input="ignore")(point)
     np.testing.assert_allclose(mu, fit.matrix("mu")["mu"].to_numpy(), atol=1e-12)
+
+
+def test_statistics_are_constants_unless_shared_and_shared_ones_take_new_data(rng):
+    from pytensor.graph.basic import Constant
+
+    from pm_mlvm.likelihood.routes import data_arrays
+    from pm_mlvm.model.build import build_pymc_model
+
+    first = pmv.simulate_seed_design(rng=1)
+    second = pmv.simulate_seed_design(rng=2)
+    spec = pmv.ml_lvm(first, TWO, clusters="cluster").spec
+    stats = [pmv.TwoLevelStats.from_dataframe(df, clusters="cluster") for df in (first, second)]
+    assert all(isinstance(v, Constant) for v in build_pymc_model(spec, stats[0]).data_vars)
+    built = build_pymc_model(spec, stats[0], shared_statistics=True)
+    assert not any(isinstance(v, Constant) for v in built.data_vars)
+    logp = built.model.compile_logp()
+    point = built.model.initial_point()
+    before = logp(point)
+    for shared, array in zip(built.data_vars, data_arrays(stats[1])[1]):
+        shared.set_value(array)
+    fresh = build_pymc_model(spec, stats[1]).model
+    assert logp(point) == pytest.approx(fresh.compile_logp()(point), rel=1e-12)
+    assert logp(point) != pytest.approx(before, rel=1e-6)
