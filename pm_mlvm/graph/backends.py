@@ -47,7 +47,7 @@ from pm_mlvm.graph.ops import (
     TwoLevelLogLikWeightedGrad,
 )
 from pm_mlvm.likelihood import numba_kernels as nk
-from pm_mlvm.likelihood.numba_callbacks import value_grad_callback
+from pm_mlvm.likelihood.numba_callbacks import CALLBACK_VERSION, value_grad_callback
 from pm_mlvm.spec.mlvm import compose_moments
 from pm_mlvm.spec.moments import cell_map
 
@@ -100,6 +100,11 @@ def _numba_cluster_mean(route):
     return value_grad
 
 
+def _callback_key(op):
+    """PyTensor cache key of an Op whose Numba function calls a kernel callback by symbol."""
+    return f"pm_mlvm.{type(op).__name__}.{op.route}.callback.v{CALLBACK_VERSION}"
+
+
 def _versioned_key(op):
     """PyTensor cache key of an Op whose Numba function holds only cacheable code."""
     return f"pm_mlvm.{type(op).__name__}.{op.route}.{op.cluster_mean}.v{NUMBA_KERNEL_VERSION}"
@@ -150,14 +155,14 @@ def _numba_total(op, node=None, **kwargs):
         per_cluster, dmu, dw, db = value_grad(mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7)
         return np.array(np.sum(per_cluster)), dmu, dw, db
 
-    return total, None  # holds a callback address: not for PyTensor's disk cache
+    return total, _callback_key(op)
 
 
 @register_funcify_and_cache_key(TwoLevelClusterLogLik)
 def _numba_per_cluster(op, node=None, **kwargs):
     if op.cluster_mean:
         return _numba_cluster_mean_ops(op)[1], _versioned_key(op)
-    return _numba_value_grad(op.route), None  # holds a callback address
+    return _numba_value_grad(op.route), _callback_key(op)
 
 
 @register_funcify_default_op_cache_key(TwoLevelLogLikWeightedGrad)
@@ -206,12 +211,14 @@ def _numba_hvp(op, node=None, **kwargs):
 # ------------------------------------------------------------- the moment program
 @register_funcify_and_cache_key(ImpliedMoments)
 def _numba_moments(op, node=None, **kwargs):
-    return program_functions(op.program)[0], None  # holds a callback address
+    return (program_functions(op.program)[0],
+            f"pm_mlvm.ImpliedMoments.{op.program.key}.v{CALLBACK_VERSION}")
 
 
 @register_funcify_and_cache_key(ImpliedMomentsVJP)
 def _numba_moments_vjp(op, node=None, **kwargs):
-    return program_functions(op.program)[1], None  # holds a callback address
+    return (program_functions(op.program)[1],
+            f"pm_mlvm.ImpliedMomentsVJP.{op.program.key}.v{CALLBACK_VERSION}")
 
 
 # ----------------------------------------------------------------------------- JAX

@@ -17,7 +17,12 @@ import numba
 import numpy as np
 from numba import carray, types
 
-from pm_mlvm.likelihood.numba_callbacks import contiguous, float_pointer
+from pm_mlvm.likelihood.numba_callbacks import (
+    CALLBACK_VERSION,
+    contiguous,
+    external,
+    float_pointer,
+)
 from pm_mlvm.spec.program import OPERATIONS, MomentProgram
 
 __all__ = ["NUMBA_OPERATIONS", "program_functions"]
@@ -144,7 +149,8 @@ NUMBA_OPERATIONS = {name: globals()[name] for name in OPERATIONS}
 def program_functions(program: MomentProgram):
     """``(forward, vjp)`` of ``program`` for Numba callers: jitted functions (same arguments
     and results as the program's NumPy ones) that call the program compiled once per process
-    as C callbacks, so that a caller compiled anew (nutpie's logp) links no program code."""
+    as C callbacks called by symbol (:func:`~pm_mlvm.likelihood.numba_callbacks.external`),
+    so that a caller compiled anew (nutpie's logp) links no program code and can be cached."""
     k, p = program.npar, program.n_vars
     forward_jit, vjp_jit = (numba.njit(f, nogil=True) for f in program.build(NUMBA_OPERATIONS))
 
@@ -158,8 +164,11 @@ def program_functions(program: MomentProgram):
         carray(out_, (k,))[:] = vjp_jit(carray(theta_, (k,)), carray(g_mu_, (p,)),
                                         carray(g_w_, (p, p)), carray(g_b_, (p, p)))
 
-    forward_cb = numba.cfunc(types.void(_F, _F, _F, _F), nogil=True)(forward_c)
-    vjp_cb = numba.cfunc(types.void(_F, _F, _F, _F, _F), nogil=True)(vjp_c)
+    forward_sig, vjp_sig = types.void(_F, _F, _F, _F), types.void(_F, _F, _F, _F, _F)
+    stem = f"pm_mlvm_moments_{program.key[:24]}_v{CALLBACK_VERSION}"
+    forward_cb = external(f"{stem}_forward", forward_sig,
+                          numba.cfunc(forward_sig, nogil=True)(forward_c))
+    vjp_cb = external(f"{stem}_vjp", vjp_sig, numba.cfunc(vjp_sig, nogil=True)(vjp_c))
 
     @numba.njit(nogil=True)
     def forward_call(theta):

@@ -13,14 +13,18 @@ holds only a call through the callback's address, which costs it nothing to opti
 pointers with their sizes; outputs are allocated by the caller. The callbacks are built on
 first use (``functools.cache``), not at import.
 
-No symbol is registered globally: the callback is a first-class function object Numba calls
-through its pointer, so nothing depends on process state or import order.
+Callers call the callbacks by symbol name (:func:`external`: ``llvmlite``'s process symbol
+table), not by an address baked into their code, so the callers themselves can be cached on
+disk: PyTensor then loads a whole graph function instead of compiling it on every nutpie call.
+The symbol is registered by the function that makes the caller, so no caller exists in a
+process before its symbol does.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
+import llvmlite.binding as llvm
 import numba
 import numpy as np
 from numba import carray, types
@@ -28,7 +32,8 @@ from numba.extending import intrinsic
 
 from pm_mlvm.likelihood import numba_kernels as nk
 
-__all__ = ["value_grad_callback", "contiguous", "float_pointer", "int_pointer"]
+__all__ = ["value_grad_callback", "contiguous", "float_pointer", "int_pointer", "external",
+           "CALLBACK_VERSION"]
 
 _F = types.CPointer(types.float64)
 _I = types.CPointer(types.int64)
@@ -83,11 +88,32 @@ def _rows(mu_, sw_, sb_, y_, row_pattern_, patterns_, row_cluster_, cluster_star
     carray(db_, (p, p))[:, :] = db
 
 
+#: part of every callback's symbol name (and so of the PyTensor cache keys of the Ops that
+#: call them): bump when a callback's *signature* changes. A kernel's body may change freely:
+#: callers hold the symbol, which resolves to this process's compiled kernel.
+CALLBACK_VERSION = 1
+
+_ALIVE: list = []  # the compiled callbacks whose addresses are registered
+
+
+def external(symbol: str, signature, compiled) -> types.ExternalFunction:
+    """Register ``compiled`` (a ``numba.cfunc``) under ``symbol`` for this process and return
+    the Numba function type that calls it by that name.
+
+    A jitted caller then holds a call to an external symbol, resolved when its machine code
+    is loaded: it can be cached on disk (PyTensor caches whole graph functions) and costs no
+    re-optimisation of the kernel. The symbol is registered before any caller can exist (the
+    callers are made by the functions that call this one)."""
+    llvm.add_symbol(symbol, compiled.address)
+    _ALIVE.append(compiled)
+    return types.ExternalFunction(symbol, signature)
+
+
 @cache
 def _callback(route: str):
-    if route == "sizes":
-        return numba.cfunc(_SIZES, cache=True, nogil=True)(_sizes)
-    return numba.cfunc(_ROWS, cache=True, nogil=True)(_rows)
+    signature, body = (_SIZES, _sizes) if route == "sizes" else (_ROWS, _rows)
+    compiled = numba.cfunc(signature, cache=True, nogil=True)(body)
+    return external(f"pm_mlvm_value_grad_{route}_v{CALLBACK_VERSION}", signature, compiled)
 
 
 @numba.njit(cache=True, nogil=True)
