@@ -107,3 +107,47 @@ def test_weighted_hessian_and_weight_jacobian_under_numba_equal_the_c_backend(rn
     for h_n, h_c in zip(native(x, g), reference(x, g)):
         assert np.abs(h_c).max() > 0
         np.testing.assert_allclose(h_n, h_c, rtol=1e-10, atol=1e-10 * np.abs(h_c).max())
+
+
+_FRESH_PROCESS = """
+import json, sys, warnings
+import numpy as np
+import pm_mlvm as pmv
+warnings.filterwarnings("error", message=".*object mode.*")
+df = pmv.simulate_twolevel(8, 4, np.zeros(3), np.eye(3) + 0.5, 0.5 * np.eye(3) + 0.2, rng=3)
+model = pmv.ml_lvm(df, {"F": ["y1", "y2", "y3"]}, clusters="cluster").pymc_model
+f = model.compile_fn([model.logp(), model.dlogp()], inputs=model.value_vars, point_fn=False,
+                     mode="NUMBA")
+point = model.initial_point()
+x = [point[v.name] + 0.1 for v in model.value_vars]
+logp, grad = f(*x)
+print(json.dumps({"logp": float(logp), "grad": np.asarray(grad).tolist()}))
+"""
+
+
+def test_cached_numba_graph_functions_load_in_fresh_processes(tmp_path):
+    # The Ops' Numba functions call the kernels by symbol, so PyTensor caches whole graph
+    # functions on disk; a second process loads them (its symbols registered first) and
+    # must compute the same numbers as the C backend.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'compiledir'}")
+    runs = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", _FRESH_PROCESS], env=env, check=True,
+                             capture_output=True, text=True, timeout=600)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert any((tmp_path / "compiledir" / "numba").rglob("*.nbi"))  # the first run cached
+    df = pmv.simulate_twolevel(8, 4, np.zeros(3), np.eye(3) + 0.5, 0.5 * np.eye(3) + 0.2,
+                               rng=3)
+    model = pmv.ml_lvm(df, {"F": ["y1", "y2", "y3"]}, clusters="cluster").pymc_model
+    reference = model.compile_fn([model.logp(), model.dlogp()], inputs=model.value_vars,
+                                 point_fn=False)
+    point = model.initial_point()
+    logp, grad = reference(*[point[v.name] + 0.1 for v in model.value_vars])
+    for run in runs:
+        assert run["logp"] == pytest.approx(float(logp), rel=1e-10)
+        np.testing.assert_allclose(run["grad"], grad, rtol=1e-10, atol=1e-10)
