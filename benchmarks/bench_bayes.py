@@ -16,7 +16,7 @@ own sampling time and the rest (model build, compilation, post-processing), ESS/
 call, the gradient evaluations (leapfrog steps; ``~`` = extrapolated from the draws) times the
 backend's bare kernel cost per chain beside the sampling time; plus a naive PyMC model of the
 seed CFA (non-centred cluster effects, row-wise multivariate normal likelihood) for scale.
-Run it twice with fresh ``PYTENSOR_FLAGS=compiledir=...`` and ``NUMBA_CACHE_DIR`` to see the
+Run it twice with fresh ``PYTENSOR_FLAGS=base_compiledir=...`` and ``NUMBA_CACHE_DIR`` to see the
 cold and the on-disk-cache cost of compilation.
 """
 

@@ -269,13 +269,15 @@ if HAS_JAX:
         return forward
 
     class _JaxBackend:
+        """``inv`` and ``eye`` for :func:`~pm_mlvm.spec.mlvm.compose_moments` in JAX."""
+
         @staticmethod
         def inv(x):
-                return jnp.linalg.inv(x)
+            return jnp.linalg.inv(x)
 
         @staticmethod
         def eye(n):
-                return jnp.eye(n)
+            return jnp.eye(n)
 
     @jax_funcify.register(ImpliedMoments)
     def _jax_moments(op, node=None, **kwargs):

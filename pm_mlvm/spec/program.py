@@ -11,16 +11,16 @@ products per level. The tape is then written out as the source of two plain func
   then adjoints in reverse order: ``d(AB)`` gives ``G Bᵀ`` and ``Aᵀ G``, ``d(A⁻¹)`` gives
   ``-A⁻ᵀ G A⁻ᵀ``, sums and transposes pass G on, a column index scatters it back).
 
-The source uses only NumPy operations that Numba compiles in nopython mode (``np.dot``,
-``np.linalg.inv``, ``reshape``, ``np.bincount``), so the *same* text runs as Python (the Op's
-``perform`` on PyMC's default backend) and under ``numba.njit`` (nutpie): one small function
-instead of a graph of dozens of PyTensor nodes, which is what Numba spends its compile time
-on. The JAX backend does not use it (JAX differentiates ``compose_moments`` itself).
-
-θ enters through the affine cell map of :func:`pm_mlvm.spec.moments.cell_map` in sparse form
-(``cells[cell] = fixed + θ[par]``; the transpose sums mirrored cells), so the program agrees
-with :class:`~pm_mlvm.spec.moments.MomentMap` by construction; tests hold the values and the
-derivative equal to it and to finite differences for every structure.
+The source calls a dozen named operations (:data:`OPERATIONS`: products, transposes,
+inverses, sums, columns), bound to NumPy here (the Op's ``perform`` on PyMC's default
+backend) and to Numba loops in :mod:`pm_mlvm.graph.numba_program` (nutpie): the *same* text
+for both, one small function instead of a graph of dozens of PyTensor nodes, which is what
+Numba spends its compile time on. The JAX backend does not use it (JAX differentiates
+``compose_moments`` itself). θ and the fixed values are written into the source as literals
+(``v[2, 0] = theta[5]``, from :func:`pm_mlvm.spec.moments.cell_map`; the reverse pass sums
+mirrored cells), so the text is the whole program: no global arrays, which Numba could not
+cache. Tests hold the values and the derivative equal to
+:class:`~pm_mlvm.spec.moments.MomentMap` and to finite differences for every structure.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def _forward_lines(tape: _Tape, name) -> list[str]:
     for i, (op, args, _shape, extra) in enumerate(tape.instructions):
         a = [name(j) for j in args]
         if op == "const" or op == "leaf":
-            continue  # constants are globals; leaves are read from the cells up front
+            continue  # constants and leaves are written out as literals up front
         if op == "T":
             expr = f"tr({a[0]})"
         elif op == "col":
@@ -253,9 +253,9 @@ def _adjoint_lines(tape: _Tape, name, outputs) -> tuple[list[str], dict]:
 
 class MomentProgram:
     """θ → (μ, Σ_W, Σ_B) and its vector-Jacobian product as generated source (see the module
-    docstring). ``forward`` and ``vjp`` are the plain-Python functions; ``source`` and
-    ``namespace`` let another compiler (Numba) build its own from the same text. Equal
-    programs have equal ``key`` (a hash of the source and its constants); pickles by spec."""
+    docstring). ``forward`` and ``vjp`` are the NumPy functions; :meth:`build` makes them from
+    the same ``source`` with other operations (Numba's). Equal programs have equal ``key`` (a
+    hash of the source, which holds every constant); pickles by spec."""
 
     def __init__(self, spec: MLVMSpec):
         self.spec = spec
