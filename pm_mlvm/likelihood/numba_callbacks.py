@@ -118,8 +118,8 @@ def _callback(route: str):
 
 @numba.njit(cache=True, nogil=True)
 def contiguous(a):
-    """A C-contiguous array with the values of ``a`` (``a`` itself when it is one). Numba's
-    ``np.ascontiguousarray`` keeps a Fortran-ordered matrix's buffer; ``copy`` is C order."""
+    """A C-contiguous array with the values of ``a`` (``a`` itself when it is one); the
+    callbacks read raw row-major buffers."""
     if a.flags.c_contiguous:
         return a
     return a.copy()
