@@ -26,7 +26,7 @@ import xarray as xr
 
 from pm_mlvm._names import CLUSTER_DIM, VARIABLE_DIM
 from pm_mlvm.bayes.priors import PriorFactory
-from pm_mlvm.bayes.sample import check_sample_arguments
+from pm_mlvm.bayes.sample import check_sample_arguments, run_sampler
 from pm_mlvm.errors import MLVMInputError
 from pm_mlvm.model.build import (
     GROUP_DIM,
@@ -119,9 +119,9 @@ def sample_groups(gmlvm, draws=1000, tune=1000, chains=4, priors=None, random_se
             raise MLVMInputError(f"var_names: unknown name(s) {unknown}; valid: "
                                  f"{sorted(valid)}")
     observed = [group_observed_name(label) for label in gmlvm.spec.labels]
+    idata = run_sampler(model, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
+                        **pm_kwargs)
     with model:
-        idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                          **pm_kwargs)
         if "log_likelihood" not in idata.groups():
             pm.compute_log_likelihood(idata, var_names=observed, progressbar=False)
     idata = _relabel(idata, gmlvm, model)

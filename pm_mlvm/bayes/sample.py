@@ -177,6 +177,22 @@ def _select(idata, var_names, free, full):
     return idata
 
 
+def run_sampler(model, **kwargs):
+    """``pm.sample(**kwargs)`` in ``model``. With nutpie, the free variables are sampled and
+    the deterministics (matrices, moments) computed from the draws afterwards
+    (``pm.compute_deterministics``, C backend, compiled once and cached): nutpie would compile
+    them into a second Numba function on every call (≈ 1.7 s for the seed model)."""
+    deferred = kwargs.get("nuts_sampler") == "nutpie" and "var_names" not in kwargs
+    if deferred:
+        kwargs["var_names"] = [rv.name for rv in model.free_RVs]
+    with model:
+        idata = pm.sample(**kwargs)
+        if deferred:
+            idata.posterior = pm.compute_deterministics(idata.posterior, merge_dataset=True,
+                                                        progressbar=False)
+    return idata
+
+
 def sample_mlvm(mlvm, draws=1000, tune=1000, chains=4, priors=None, random_seed=None,
                 sparsity=None, **pm_kwargs):
     """NUTS posterior of ``mlvm`` as ``arviz.InferenceData`` (see the module docstring)."""
@@ -202,18 +218,9 @@ def sample_mlvm(mlvm, draws=1000, tune=1000, chains=4, priors=None, random_seed=
         # blackjax draws its progress bar with fastprogress (not a PyMC dependency any more)
         # and fails inside the JAX callback without it: no bar unless asked for
         pm_kwargs.setdefault("progressbar", False)
-    deferred = pm_kwargs.get("nuts_sampler") == "nutpie"
-    if deferred:
-        # nutpie compiles the deterministics (matrices, moments) into a second Numba function
-        # on every call (≈ 1.7 s for the seed model): sample the free variables, then compute
-        # the deterministics from the draws (C backend, compiled once and cached)
-        pm_kwargs["var_names"] = [rv.name for rv in model.free_RVs]
+    idata = run_sampler(model, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
+                        **({} if external else {"idata_kwargs": idata_kwargs}), **pm_kwargs)
     with model:
-        idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                          **({} if external else {"idata_kwargs": idata_kwargs}), **pm_kwargs)
-        if deferred:
-            idata.posterior = pm.compute_deterministics(idata.posterior, merge_dataset=True,
-                                                        progressbar=False)
         if idata_kwargs.get("log_likelihood") and "log_likelihood" not in idata.groups():
             # external samplers (nutpie, …) ignore idata_kwargs
             pm.compute_log_likelihood(idata, var_names=[LOGLIK_NAME], progressbar=False)

@@ -330,3 +330,31 @@ def test_posterior_factor_scores_apply_the_ml_score_map_to_each_draw(small_run):
     at_ml = scores_frame(model.spec, model.spec.derived_matrices(fit.theta), df, "cluster",
                          "between")
     pd.testing.assert_frame_equal(at_ml, fit.factor_scores(level="between"))
+
+
+def _same_layout(a, b):
+    warmup = {"warmup_posterior", "warmup_sample_stats"}  # nutpie keeps its warm-up draws
+    assert set(a.groups()) - warmup == set(b.groups()) - warmup
+    for group in ("posterior", "matrices", "log_likelihood"):
+        assert set(a[group].data_vars) == set(b[group].data_vars), group
+        for name, var in b[group].data_vars.items():
+            assert a[group][name].dims == var.dims, (group, name)
+
+
+def test_a_nutpie_run_has_the_layout_of_a_pymc_run_and_matrices_from_its_draws():
+    # with nutpie the deterministics are computed after sampling, not by nutpie
+    pytest.importorskip("nutpie")
+    from pm_mlvm.bayes.scores import theta_draws
+    from pm_mlvm.spec.moments import MomentMap
+
+    model = pmv.ml_lvm(pmv.load_seed_example(), TWO, clusters="cluster")
+    nut = model.sample(draws=20, tune=20, chains=1, random_seed=1, nuts_sampler="nutpie",
+                       progressbar=False)
+    ref = model.sample(draws=5, tune=5, chains=1, random_seed=1, progressbar=False)
+    _same_layout(nut, ref)
+    thetas = theta_draws(model.spec, nut)
+    sigma_b = nut.matrices["sigma_between"].stack(sample=("chain", "draw"))
+    sigma_b = sigma_b.transpose("sample", ...).to_numpy()
+    moments = MomentMap(model.spec)
+    for k in (0, 7, 19):
+        np.testing.assert_allclose(moments.moments(thetas[k])[2], sigma_b[k], rtol=1e-12)

@@ -73,3 +73,13 @@ def test_sample_arguments_are_checked_before_sampling(scalar_model):
         scalar_model.sample(draws=0)
     with pytest.raises(MLVMInputError, match="var_names"):
         scalar_model.sample(draws=10, tune=10, chains=1, var_names=["lambdas"])
+
+
+def test_a_nutpie_run_has_the_layout_of_a_pymc_run(scalar_model):
+    pytest.importorskip("nutpie")
+    from tests.bayes.test_bayes import _same_layout
+
+    nut = scalar_model.sample(draws=20, tune=20, chains=1, random_seed=1,
+                              nuts_sampler="nutpie", progressbar=False)
+    ref = scalar_model.sample(draws=5, tune=5, chains=1, random_seed=1, progressbar=False)
+    _same_layout(nut, ref)
