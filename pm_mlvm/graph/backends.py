@@ -49,7 +49,8 @@ from pm_mlvm.graph.ops import (
 from pm_mlvm.likelihood import numba_kernels as nk
 from pm_mlvm.likelihood.numba_callbacks import CALLBACK_VERSION, value_grad_callback
 from pm_mlvm.spec.mlvm import compose_moments
-from pm_mlvm.spec.moments import cell_map
+from pm_mlvm.spec.moments import cell_map, split_cells
+from pm_mlvm.spec.structures import MatrixBackend
 
 __all__ = ["NUMBA_KERNEL_VERSION", "HAS_JAX"]
 
@@ -60,13 +61,6 @@ HAS_JAX = importlib.util.find_spec("jax") is not None
 
 
 # --------------------------------------------------------------------------- Numba
-def _numba_value_grad(route):
-    """A jitted (mu, sw, sb, *data) -> (per-cluster, dmu, dw, db) of the route, through the
-    route's C callback (:mod:`pm_mlvm.likelihood.numba_callbacks`): a caller compiled anew
-    (nutpie's logp) does not re-optimise the kernel."""
-    return value_grad_callback(route)
-
-
 def _numba_cluster_mean(route):
     """A jitted (weights, mu (J, p), sw, sb, *data) -> (per-cluster, dmu (J, p), dw, db) of
     Σ_j g_j l_j for a cluster-varying mean: the (p,)-mean kernels at a zero mean on data
@@ -148,7 +142,7 @@ def _numba_cluster_mean_ops(op):
 def _numba_total(op, node=None, **kwargs):
     if op.cluster_mean:
         return _numba_cluster_mean_ops(op)[0], _versioned_key(op)
-    value_grad = _numba_value_grad(op.route)
+    value_grad = value_grad_callback(op.route)
 
     @numba_njit
     def total(mu, sw, sb, d0, d1, d2, d3, d4, d5, d6, d7):
@@ -162,7 +156,7 @@ def _numba_total(op, node=None, **kwargs):
 def _numba_per_cluster(op, node=None, **kwargs):
     if op.cluster_mean:
         return _numba_cluster_mean_ops(op)[1], _versioned_key(op)
-    return _numba_value_grad(op.route), _callback_key(op)
+    return value_grad_callback(op.route), _callback_key(op)
 
 
 @register_funcify_default_op_cache_key(TwoLevelLogLikWeightedGrad)
@@ -229,6 +223,8 @@ if HAS_JAX:
 
     from pm_mlvm.likelihood import jax_kernels as jk
 
+    _JAX_BACKEND = MatrixBackend(jnp.linalg.inv, jnp.eye)
+
     def _register_jax(op_class, kernel):
         """Register ``kernel(route, *inputs)`` (inputs in the Op's order) for ``op_class``."""
 
@@ -258,26 +254,12 @@ if HAS_JAX:
         a, b = jnp.asarray(a), jnp.asarray(b)
 
         def forward(theta):
-            cells = a @ theta + b
-            mats = {name: cells[s : s + r * c].reshape(r, c)
-                    for name, (s, (r, c)) in layout.items()}
-            out = compose_moments(spec, mats, _JaxBackend)
+            out = compose_moments(spec, split_cells(a @ theta + b, layout), _JAX_BACKEND)
             return tuple(jnp.broadcast_to(out[k], shape) for k, shape in
                          (("mu", (spec.n_vars,)), ("sigma_within", (spec.n_vars,) * 2),
                           ("sigma_between", (spec.n_vars,) * 2)))
 
         return forward
-
-    class _JaxBackend:
-        """``inv`` and ``eye`` for :func:`~pm_mlvm.spec.mlvm.compose_moments` in JAX."""
-
-        @staticmethod
-        def inv(x):
-            return jnp.linalg.inv(x)
-
-        @staticmethod
-        def eye(n):
-            return jnp.eye(n)
 
     @jax_funcify.register(ImpliedMoments)
     def _jax_moments(op, node=None, **kwargs):

@@ -12,30 +12,20 @@ from __future__ import annotations
 import pytensor.tensor as pt
 
 from pm_mlvm.spec.mlvm import MLVMSpec, compose_moments
-from pm_mlvm.spec.moments import cell_map
+from pm_mlvm.spec.moments import cell_map, split_cells
+from pm_mlvm.spec.structures import MatrixBackend
 
 __all__ = ["PYTENSOR_BACKEND", "cell_map", "symbolic_matrices", "symbolic_moments"]
 
 
-class _PytensorBackend:
-    @staticmethod
-    def inv(x):
-        return pt.linalg.inv(x)
-
-    @staticmethod
-    def eye(n):
-        return pt.eye(n)
-
-
-PYTENSOR_BACKEND = _PytensorBackend()
+PYTENSOR_BACKEND = MatrixBackend(pt.linalg.inv, pt.eye)
 
 
 def symbolic_matrices(spec: MLVMSpec, theta) -> dict:
     """name → symbolic full matrix, from the symbolic θ vector."""
     a, b, layout = cell_map(spec)
     cells = pt.dot(pt.constant(a), theta) + pt.constant(b) if spec.npar else pt.constant(b)
-    return {name: cells[s : s + shape[0] * shape[1]].reshape(shape)
-            for name, (s, shape) in layout.items()}
+    return split_cells(cells, layout)
 
 
 def symbolic_moments(spec: MLVMSpec, theta) -> dict:

@@ -103,7 +103,10 @@ def _unpack_prior(prior):
         return prior, None, {}
     if len(prior) == 2:
         return prior[0], prior[1], {}
-    return prior[0], prior[1], {"transform": prior[2]}
+    if len(prior) == 3:
+        return prior[0], prior[1], {"transform": prior[2]}
+    raise ValueError(f"prior_factory: a prior is a distribution or a (distribution, "
+                     f"to_values[, transform]) tuple; got a tuple of {len(prior)} entries")
 
 
 def _groups(spec: MLVMSpec, joint=()) -> list[ParamGroup]:

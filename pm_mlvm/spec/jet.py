@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pm_mlvm.spec.structures import MatrixBackend
+
 __all__ = ["Jet", "JET_BACKEND", "value_of"]
 
 
@@ -125,19 +127,8 @@ def _inv(x):
     return Jet(v, d, dd, x.sel)
 
 
-class _JetBackend:
-    """``inv`` and ``eye`` for :func:`~pm_mlvm.spec.mlvm.compose_moments` on Jets."""
-
-    @staticmethod
-    def inv(x):
-        return _inv(x)
-
-    @staticmethod
-    def eye(n):
-        return np.eye(n)
-
-
-JET_BACKEND = _JetBackend()
+#: ``inv`` and ``eye`` for :func:`~pm_mlvm.spec.mlvm.compose_moments` on Jets
+JET_BACKEND = MatrixBackend(_inv, np.eye)
 
 
 def value_of(x):

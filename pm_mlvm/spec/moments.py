@@ -23,12 +23,18 @@ from pm_mlvm.spec.mlvm import MLVMSpec, compose_moments
 from pm_mlvm.spec.layout import BLOCKS, matrix_name
 from pm_mlvm.spec.structures import NUMPY_BACKEND
 
-__all__ = ["MomentMap", "MomentDerivatives", "cell_map"]
+__all__ = ["MomentMap", "MomentDerivatives", "cell_map", "split_cells"]
 
 
 def cell_map(spec: MLVMSpec):
     """(A, b, layout): every matrix cell = A @ θ + b; layout = name → (start, shape)."""
     return _cell_map(spec.structure_key(), spec)
+
+
+def split_cells(cells, layout: dict) -> dict:
+    """name → matrix from the cell vector of :func:`cell_map` (NumPy, PyTensor or JAX: any
+    array that slices and reshapes)."""
+    return {name: cells[s : s + r * c].reshape((r, c)) for name, (s, (r, c)) in layout.items()}
 
 
 @lru_cache(maxsize=64)
@@ -98,9 +104,7 @@ class MomentMap:
 
     def matrices(self, theta) -> dict:
         """name → full NumPy matrix at θ."""
-        cells = self._a @ np.asarray(theta, dtype=float) + self._b
-        return {name: cells[s : s + r * c].reshape(r, c)
-                for name, (s, (r, c)) in self._layout.items()}
+        return split_cells(self._a @ np.asarray(theta, dtype=float) + self._b, self._layout)
 
     def moments(self, theta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(μ, Σ_W, Σ_B) at θ."""

@@ -32,6 +32,7 @@ import numpy as np
 
 from pm_mlvm.spec.mlvm import MLVMSpec, compose_moments
 from pm_mlvm.spec.moments import cell_map
+from pm_mlvm.spec.structures import MatrixBackend
 
 __all__ = ["MomentProgram", "moment_program", "OPERATIONS", "NUMPY_OPERATIONS"]
 
@@ -140,15 +141,11 @@ def _is_zero(value) -> bool:
     return value is not None and not np.any(value)
 
 
-class _TraceBackend:
-    def __init__(self, tape: _Tape):
-        self.tape = tape
-
-    def inv(self, x):
-        return x._apply("inv", [x], x.shape, np.linalg.inv)
-
-    def eye(self, n):
-        return self.tape.constant(np.eye(n))
+def _trace_backend(tape: _Tape) -> MatrixBackend:
+    """``inv`` recorded on the tape (folded when its argument is constant), ``eye`` a
+    constant."""
+    return MatrixBackend(lambda x: x._apply("inv", [x], x.shape, np.linalg.inv),
+                         lambda n: tape.constant(np.eye(n)))
 
 
 # ------------------------------------------------------------------------ operations
@@ -182,26 +179,18 @@ def _literal_lines(var: str, value: np.ndarray) -> list[str]:
                     for r, c in zip(*np.nonzero(value))]
 
 
+#: the forward expression of each recorded op ({a}, {b}: arguments, {extra}: its constant)
+_FORWARD = {"T": "tr({a})", "col": "col({a}, {extra})", "add": "add({a}, {b})",
+            "scale": "scale({extra!r}, {a})", "dot": "mm({a}, {b})", "inv": "inv({a})"}
+
+
 def _forward_lines(tape: _Tape, name) -> list[str]:
     lines = []
     for i, (op, args, _shape, extra) in enumerate(tape.instructions):
-        a = [name(j) for j in args]
-        if op == "const" or op == "leaf":
+        if op in ("const", "leaf"):
             continue  # constants and leaves are written out as literals up front
-        if op == "T":
-            expr = f"tr({a[0]})"
-        elif op == "col":
-            expr = f"col({a[0]}, {extra})"
-        elif op == "add":
-            expr = f"add({a[0]}, {a[1]})"
-        elif op == "scale":
-            expr = f"scale({extra!r}, {a[0]})"
-        elif op == "dot":
-            expr = f"mm({a[0]}, {a[1]})"
-        elif op == "inv":
-            expr = f"inv({a[0]})"
-        else:  # pragma: no cover - the tracer records no other op
-            raise AssertionError(op)
+        names = [name(j) for j in args] + [None]
+        expr = _FORWARD[op].format(a=names[0], b=names[1], extra=extra)
         lines.append(f"    {name(i)} = {expr}")
     return lines
 
@@ -272,7 +261,7 @@ class MomentProgram:
             else:
                 mats[mname] = tape.push("leaf", (), shape, mname)
                 leaf_slices[mats[mname].index] = (start, start + size, shape)
-        out = compose_moments(spec, mats, _TraceBackend(tape))
+        out = compose_moments(spec, mats, _trace_backend(tape))
         outputs = [out[k] if isinstance(out[k], _Traced) else tape.constant(out[k])
                    for k in _OUTPUTS]
         self._tape = tape

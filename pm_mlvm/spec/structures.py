@@ -34,27 +34,28 @@ Register a new structure in :data:`STRUCTURES`; see ``docs/developer/adding_a_st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from pm_mlvm.spec.prior import PriorSpec, RolePriors
 
-__all__ = ["STRUCTURES", "Structure", "MatrixRole", "NUMPY_BACKEND", "spectral_shift",
-           "partial_correlations", "covariance_views", "VIEW_PREFIXES"]
+__all__ = ["STRUCTURES", "Structure", "MatrixRole", "MatrixBackend", "NUMPY_BACKEND",
+           "spectral_shift", "partial_correlations", "covariance_views", "VIEW_PREFIXES"]
 
 
-class _NumpyBackend:
-    @staticmethod
-    def inv(x):
-        return np.linalg.inv(x)
+@dataclass(frozen=True)
+class MatrixBackend:
+    """What :func:`~pm_mlvm.spec.mlvm.compose_moments` and the structures need besides
+    ``@``, ``.T``, ``+`` and scalar ``*``: the inverse and the identity of one array library
+    (NumPy here; Jets, PyTensor, JAX and the moment program's tracer elsewhere)."""
 
-    @staticmethod
-    def eye(n):
-        return np.eye(n)
+    inv: Callable
+    eye: Callable
 
 
-NUMPY_BACKEND = _NumpyBackend()
+NUMPY_BACKEND = MatrixBackend(np.linalg.inv, np.eye)
 
 
 def spectral_shift(cov: np.ndarray, floor: float = 1e-3) -> np.ndarray:

@@ -60,3 +60,17 @@ def test_statistics_are_constants_unless_shared_and_shared_ones_take_new_data(rn
     fresh = build_pymc_model(spec, stats[1]).model
     assert logp(point) == pytest.approx(fresh.compile_logp()(point), rel=1e-12)
     assert logp(point) != pytest.approx(before, rel=1e-6)
+
+
+def test_a_prior_factory_answering_a_malformed_tuple_gets_a_clear_error():
+    import pymc as pm
+
+    from pm_mlvm.model.build import build_pymc_model
+
+    mlvm = pmv.ml_lvm(pmv.load_seed_example(), TWO, clusters="cluster")
+
+    def factory(group):
+        return pm.Normal.dist(size=group.size), None, None, None
+
+    with pytest.raises(ValueError, match="prior_factory: .*tuple of 4 entries"):
+        build_pymc_model(mlvm.spec, mlvm.stats, prior_factory=factory)
